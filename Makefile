@@ -1,0 +1,34 @@
+# olink — PGXS build.  `make demo` and `make test` are the two entry points of the README.
+
+EXTENSION    = olink
+EXTVERSION   = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'/\1/p" olink.control)
+MODULE_big   = olink
+SRCS         = $(wildcard extension/*.c)
+OBJS         = $(SRCS:.c=.o)
+DATA         = $(wildcard extension/olink--*.sql)
+PG_CPPFLAGS  = -I$(srcdir)/extension
+PG_CFLAGS    = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
+
+REGRESS      = $(basename $(notdir $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
+
+PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+.PHONY: deps demo test bench
+
+# Install what a fresh Debian 12 machine lacks (needs root; a no-op when present).
+deps:
+	@bash test/deps.sh
+
+demo: deps
+	@bash demo/run-demo.sh
+
+test: deps
+	@bash test/run-all.sh
+
+bench: deps
+	@bash test/bench/run.sh

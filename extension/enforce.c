@@ -1,0 +1,682 @@
+/*-------------------------------------------------------------------------
+ *
+ * enforce.c
+ *		Statement-level enforcement for counterpart sessions: who may run
+ *		what, on which relations and columns, under which purpose.
+ *
+ * Every plannable statement reaches ExecutorCheckPerms_hook with its whole
+ * range table: the relations named in the query and those brought in by
+ * views, rules and sublinks, each with the columns read and written.  SQL,
+ * PL/pgSQL and SECURITY DEFINER functions run their queries through the
+ * executor too, so the same check sees them; and because identity is the
+ * session user, a definer's rights do not change the answer.
+ *
+ * A counterpart statement runs only if
+ *	 - its credential and its counterpart are active;
+ *	 - every relation it touches is a system catalog read (drivers need
+ *	   them), a view (its base relations are checked in its place), or a
+ *	   protected relation on which an active grant for the session's
+ *	   purpose allows the command;
+ *	 - every grant in force for that relation and command covers every
+ *	   column the statement reads or writes.  Rows come from the union of
+ *	   the grants' filters, so a column is usable only where every one of
+ *	   those grants allows it: otherwise a row admitted by one grant would
+ *	   show a column only another grant allows.
+ * Rows are then limited by the row security policies of rowsec.c.  When a
+ * grant filters rows but PostgreSQL would not apply row security to this
+ * access (a view or SECURITY DEFINER function owned by the table owner or
+ * by a role with BYPASSRLS), the statement is refused: olink fails closed.
+ *
+ * Cursors and portals are checked again when they are run (ExecutorRun)
+ * and fetched (FETCH of a WITH HOLD cursor, whose rows no longer come from
+ * the executor), so a revocation stops them at the next statement.
+ *
+ * Utility statements go through ProcessUtility_hook: a counterpart may run
+ * only what drivers and poolers need (SET, SHOW, RESET, DISCARD,
+ * transaction control, PREPARE/EXECUTE, cursors, COPY to and from the
+ * client); DDL, EXPLAIN, TRUNCATE, LOAD, ALTER ROLE and the rest are
+ * refused, and so is any change to an olink.* setting other than
+ * olink.purpose.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/sysattr.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/cmdtag.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+
+#include "olink.h"
+
+static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* the query whose permissions ExecutorStart just checked */
+static QueryDesc *checked_query = NULL;
+static TimestampTz checked_at = 0;
+static uint64 checked_generation = 0;
+
+/*
+ * Range tables of this session's cursors, kept from DECLARE so that a FETCH
+ * from a WITH HOLD cursor (served from its materialised store) is checked
+ * against the grants in force at the FETCH.
+ */
+typedef struct CursorRecord
+{
+	char	   *name;
+	Portal		portal;
+	MemoryContext cxt;
+	List	   *rtables;		/* List of range tables */
+} CursorRecord;
+
+static List *cursor_records = NIL;
+
+#define DENY(...) \
+	do { \
+		if (!ereport_on_violation) \
+			return false; \
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), __VA_ARGS__)); \
+	} while (0)
+
+/*
+ * The session to enforce for, or NULL when this backend is not a counterpart
+ * session (or enforcement does not apply right now).  Pending invalidations
+ * are taken first, so a revocation committed by another backend is seen.
+ */
+OlinkSession *
+olink_counterpart_session(void)
+{
+	OlinkSession *s;
+
+	if (olink_in_registry_read || !olink_enforce || IsParallelWorker() ||
+		!IsTransactionState())
+		return NULL;
+	s = olink_session();
+	if (!s->installed || !s->is_counterpart)
+		return NULL;
+	AcceptInvalidationMessages();
+	s = olink_session();
+	if (!s->installed || !s->is_counterpart)
+		return NULL;
+	return s;
+}
+
+bool
+olink_check_identity(OlinkSession *s, bool ereport_on_violation)
+{
+	if (!s->credential_active)
+		DENY(errmsg("credential \"%s\" is revoked", s->login),
+			 errdetail("Counterpart \"%s\" no longer accepts statements from this credential.",
+					   s->counterpart));
+	if (!s->counterpart_active)
+		DENY(errmsg("counterpart \"%s\" is suspended", s->counterpart),
+			 errdetail("No statement of a suspended counterpart is accepted."));
+	return true;
+}
+
+static const char *
+priv_name(int priv)
+{
+	switch (priv)
+	{
+		case OLINK_PRIV_SELECT:
+			return "SELECT";
+		case OLINK_PRIV_INSERT:
+			return "INSERT";
+		case OLINK_PRIV_UPDATE:
+			return "UPDATE";
+		case OLINK_PRIV_DELETE:
+			return "DELETE";
+	}
+	return "?";
+}
+
+static bool
+attribute_is_live(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	bool		live;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	live = !((Form_pg_attribute) GETSTRUCT(tup))->attisdropped;
+	ReleaseSysCache(tup);
+	return live;
+}
+
+static AttrNumber
+relation_natts(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	AttrNumber	natts;
+
+	if (!HeapTupleIsValid(tup))
+		return 0;
+	natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+	ReleaseSysCache(tup);
+	return natts;
+}
+
+/*
+ * Does grant g cover every user column in cols (an RTE column set, offset by
+ * FirstLowInvalidHeapAttributeNumber)?  A whole-row reference needs every
+ * live column.  System columns carry no personal data and are not checked.
+ */
+static bool
+grant_covers(OlinkGrant *g, Bitmapset *cols, Oid relid, AttrNumber *missing)
+{
+	int			x = -1;
+
+	if (g->all_columns)
+		return true;
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		AttrNumber	att = x + FirstLowInvalidHeapAttributeNumber;
+
+		if (att < 0)
+			continue;
+		if (att == InvalidAttrNumber)
+		{
+			AttrNumber	natts = relation_natts(relid);
+			AttrNumber	a;
+
+			for (a = 1; a <= natts; a++)
+			{
+				if (!bms_is_member(a, g->columns) && attribute_is_live(relid, a))
+				{
+					*missing = a;
+					return false;
+				}
+			}
+			continue;
+		}
+		if (!bms_is_member(att, g->columns))
+		{
+			*missing = att;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* explains, in errdetail, why no grant allows priv on the relation */
+static int
+no_grant_detail(OlinkSession *s, OlinkRelation *r, int priv, const char *relname)
+{
+	ListCell   *lc;
+	OlinkGrant *for_purpose = NULL;
+	OlinkGrant *any = NULL;
+
+	if (r != NULL)
+	{
+		foreach(lc, r->grants)
+		{
+			OlinkGrant *g = lfirst(lc);
+			int			i;
+
+			if (!(g->privs & priv))
+				continue;
+			any = g;
+			for (i = 0; i < g->npurposes; i++)
+				if (strcmp(g->purposes[i], olink_purpose) == 0)
+					for_purpose = g;
+		}
+	}
+	if (for_purpose != NULL)
+		return errdetail("Grant %lld allows %s on relation \"%s\" for purpose \"%s\" only from %s until %s.",
+						 (long long) for_purpose->id, priv_name(priv), relname, olink_purpose,
+						 timestamptz_to_str(for_purpose->valid_from),
+						 TIMESTAMP_IS_NOEND(for_purpose->valid_until) ? "further notice" :
+						 timestamptz_to_str(for_purpose->valid_until));
+	if (any != NULL)
+		return errdetail("No grant of counterpart \"%s\" allows %s on relation \"%s\" for purpose \"%s\".",
+						 s->counterpart, priv_name(priv), relname, olink_purpose);
+	return errdetail("Counterpart \"%s\" holds no grant allowing %s on relation \"%s\".",
+					 s->counterpart, priv_name(priv), relname);
+}
+
+/*
+ * Checks one relation of the range table for one privilege.  Sets *filtered
+ * when a grant in force limits rows.
+ */
+static bool
+check_privilege(OlinkSession *s, OlinkRelation *r, RangeTblEntry *rte, int priv,
+				Bitmapset *cols, const char *relname, bool *filtered,
+				bool ereport_on_violation)
+{
+	ListCell   *lc;
+	int			live = 0;
+
+	foreach(lc, r->grants)
+	{
+		OlinkGrant *g = lfirst(lc);
+		AttrNumber	missing = InvalidAttrNumber;
+
+		if (!(g->privs & priv) || !olink_grant_live(s, g))
+			continue;
+		live++;
+		if (g->missing_column != NULL)
+			DENY(errmsg("permission denied for relation \"%s\"", relname),
+				 errdetail("Grant %lld names column \"%s\", which no longer exists; the grant is not usable until it is replaced.",
+						   (long long) g->id, g->missing_column));
+		if (!grant_covers(g, cols, rte->relid, &missing))
+			DENY(errmsg("permission denied for column \"%s\" of relation \"%s\"",
+						get_attname(rte->relid, missing, false), relname),
+				 errdetail("Grant %lld, in force for purpose \"%s\", does not include this column for %s.",
+						   (long long) g->id, olink_purpose, priv_name(priv)),
+				 errhint("Every grant in force on a relation must include each column a statement uses."));
+		if (g->row_filter != NULL)
+		{
+			if (!olink_grant_filter_usable(g, NULL))
+				DENY(errmsg("permission denied for relation \"%s\"", relname),
+					 errdetail("The row filter of grant %lld can no longer be evaluated: %s.",
+							   (long long) g->id, g->filter_error));
+			*filtered = true;
+		}
+	}
+	if (live == 0)
+		DENY(errmsg("permission denied for relation \"%s\"", relname),
+			 no_grant_detail(s, r, priv, relname));
+	return true;
+}
+
+bool
+olink_check_range_table(List *rangeTable, bool ereport_on_violation)
+{
+	OlinkSession *s;
+	ListCell   *lc;
+	TimestampTz now;
+
+	/* referential integrity checks run as the table owner and reveal nothing */
+	if (InNoForceRLSOperation())
+		return true;
+	s = olink_counterpart_session();
+	if (s == NULL)
+		return true;
+
+	olink_next_check_round();
+	if (!olink_check_identity(s, ereport_on_violation))
+		return false;
+	now = GetCurrentStatementStartTimestamp();
+
+	foreach(lc, rangeTable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		AclMode		required;
+		OlinkRelation *r;
+		const char *relname;
+		bool		filtered = false;
+
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		required = OLINK_RTE_REQUIRED_PERMS(rte);
+		if (required == 0)
+			continue;
+		/* a view's base relations are in the range table too, and are checked */
+		if (rte->relkind == RELKIND_VIEW)
+			continue;
+		/* system catalogs: readable, as drivers need them; never writable */
+		if (rte->relid < FirstNormalObjectId)
+		{
+			if ((required & ~ACL_SELECT) == 0)
+				continue;
+			relname = get_rel_name(rte->relid);
+			DENY(errmsg("permission denied for relation \"%s\"", relname ? relname : "?"),
+				 errdetail("Counterpart sessions may only read system catalogs."));
+		}
+
+		relname = get_rel_name(rte->relid);
+		if (relname == NULL)
+			relname = "?";
+		if (olink_purpose == NULL || olink_purpose[0] == '\0')
+			DENY(errmsg("no purpose declared for this session"),
+				 errdetail("Relation \"%s\" may be accessed only under a declared purpose.", relname),
+				 errhint("Declare one with SET olink.purpose or SELECT olink.begin_purpose(...)."));
+		if (!olink_purpose_valid(s, now))
+			DENY(errmsg("purpose \"%s\" is not registered for counterpart \"%s\"",
+						olink_purpose, s->counterpart),
+				 errdetail("No agreement of the counterpart in force at %s lists this purpose.",
+						   timestamptz_to_str(now)));
+
+		r = olink_find_relation(s, rte->relid);
+		if (r == NULL || !r->protected)
+			DENY(errmsg("permission denied for relation \"%s\"", relname),
+				 errdetail("Counterpart \"%s\" holds no grant on relation \"%s\".",
+						   s->counterpart, relname));
+
+		if ((required & ACL_SELECT) &&
+			!check_privilege(s, r, rte, OLINK_PRIV_SELECT, OLINK_RTE_SELECTED_COLS(rte),
+							 relname, &filtered, ereport_on_violation))
+			return false;
+		if ((required & ACL_INSERT) &&
+			!check_privilege(s, r, rte, OLINK_PRIV_INSERT, OLINK_RTE_INSERTED_COLS(rte),
+							 relname, &filtered, ereport_on_violation))
+			return false;
+		if ((required & ACL_UPDATE) &&
+			!check_privilege(s, r, rte, OLINK_PRIV_UPDATE, OLINK_RTE_UPDATED_COLS(rte),
+							 relname, &filtered, ereport_on_violation))
+			return false;
+		if ((required & ACL_DELETE) &&
+			!check_privilege(s, r, rte, OLINK_PRIV_DELETE, NULL,
+							 relname, &filtered, ereport_on_violation))
+			return false;
+		if (required & ~(ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_DELETE))
+			DENY(errmsg("permission denied for relation \"%s\"", relname),
+				 errdetail("The statement needs a privilege olink grants cannot give."));
+
+		/* a row filter is only as good as PostgreSQL's willingness to apply it */
+		if (filtered &&
+			check_enable_rls(rte->relid, OLINK_RTE_CHECK_AS_USER(rte), true) != RLS_ENABLED)
+		{
+			Oid			as = OidIsValid(OLINK_RTE_CHECK_AS_USER(rte)) ?
+				OLINK_RTE_CHECK_AS_USER(rte) : GetUserId();
+
+			DENY(errmsg("rows of relation \"%s\" cannot be limited for this access", relname),
+				 errdetail("The relation is read with the rights of role \"%s\", to which row security does not apply.",
+						   GetUserNameFromId(as, false)),
+				 errhint("Read it through a view with security_invoker = true, or through a function owned by a role that neither owns the table nor bypasses row security."));
+		}
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Executor hooks
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+olink_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
+{
+	if (prev_ExecutorCheckPerms &&
+		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
+		return false;
+	return olink_check_range_table(rangeTable, ereport_on_violation);
+}
+
+static void
+olink_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+
+	/* remember that this query was just checked, so ExecutorRun need not again */
+	checked_query = queryDesc;
+	checked_at = GetCurrentStatementStartTimestamp();
+	checked_generation = olink_registry_generation();
+}
+
+/*
+ * A portal can run long after it was started: a cursor fetched statement by
+ * statement, a protocol-level portal executed in batches.  Each run after
+ * the first is checked again against the registry as it is now.
+ */
+static void
+olink_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				  bool execute_once)
+{
+	if (!olink_in_registry_read && olink_enforce)
+	{
+		OlinkSession *s = olink_session();
+
+		if (s->installed && s->is_counterpart)
+		{
+			AcceptInvalidationMessages();
+			if (queryDesc != checked_query ||
+				checked_at != GetCurrentStatementStartTimestamp() ||
+				checked_generation != olink_registry_generation())
+			{
+				(void) olink_check_range_table(queryDesc->plannedstmt->rtable, true);
+				checked_query = queryDesc;
+				checked_at = GetCurrentStatementStartTimestamp();
+				checked_generation = olink_registry_generation();
+			}
+		}
+	}
+
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+}
+
+/* ---------------------------------------------------------------------
+ * Cursors
+ * ---------------------------------------------------------------------
+ */
+
+static void
+forget_cursor(CursorRecord *rec)
+{
+	cursor_records = list_delete_ptr(cursor_records, rec);
+	MemoryContextDelete(rec->cxt);
+}
+
+/* drops records of cursors that no longer exist */
+static void
+prune_cursor_records(void)
+{
+	ListCell   *lc;
+	List	   *gone = NIL;
+
+	foreach(lc, cursor_records)
+	{
+		CursorRecord *rec = lfirst(lc);
+
+		if (GetPortalByName(rec->name) != rec->portal)
+			gone = lappend(gone, rec);
+	}
+	foreach(lc, gone)
+		forget_cursor(lfirst(lc));
+	list_free(gone);
+}
+
+static void
+remember_cursor(const char *name)
+{
+	Portal		portal = GetPortalByName(name);
+	CursorRecord *rec;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (!PortalIsValid(portal))
+		return;
+	prune_cursor_records();
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	rec = palloc0(sizeof(CursorRecord));
+	rec->cxt = AllocSetContextCreate(TopMemoryContext, "olink cursor", ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(rec->cxt);
+	rec->name = pstrdup(name);
+	rec->portal = portal;
+	foreach(lc, portal->stmts)
+	{
+		PlannedStmt *ps = lfirst_node(PlannedStmt, lc);
+
+		rec->rtables = lappend(rec->rtables, copyObject(ps->rtable));
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
+	cursor_records = lappend(cursor_records, rec);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+check_cursor(const char *name)
+{
+	Portal		portal;
+	ListCell   *lc;
+
+	if (name == NULL)
+		return;
+	portal = GetPortalByName(name);
+	if (!PortalIsValid(portal))
+		return;					/* PostgreSQL reports the missing cursor */
+	foreach(lc, cursor_records)
+	{
+		CursorRecord *rec = lfirst(lc);
+
+		if (rec->portal == portal && strcmp(rec->name, name) == 0)
+		{
+			ListCell   *lc2;
+
+			foreach(lc2, rec->rtables)
+				(void) olink_check_range_table((List *) lfirst(lc2), true);
+			return;
+		}
+	}
+	/* not declared by SQL in this session as a counterpart: check what the portal still has */
+	foreach(lc, portal->stmts)
+	{
+		Node	   *stmt = lfirst(lc);
+
+		if (IsA(stmt, PlannedStmt))
+			(void) olink_check_range_table(((PlannedStmt *) stmt)->rtable, true);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Utility statements
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+is_olink_setting(const char *name)
+{
+	return name != NULL && pg_strncasecmp(name, "olink.", 6) == 0;
+}
+
+static void
+deny_utility(Node *parsetree, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s is not allowed in a counterpart session", what),
+			 errdetail("Counterpart sessions may read and change data within their grants, declare a purpose, set session options, and use transactions, prepared statements and cursors.")));
+}
+
+static void
+check_utility(OlinkSession *s, Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_VariableSetStmt:
+			{
+				VariableSetStmt *stmt = (VariableSetStmt *) parsetree;
+
+				(void) olink_check_identity(s, true);
+				if (is_olink_setting(stmt->name) &&
+					pg_strcasecmp(stmt->name, "olink.purpose") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("counterpart sessions cannot change setting \"%s\"", stmt->name),
+							 errdetail("Of olink's settings, a counterpart session may set only olink.purpose.")));
+				if (stmt->kind == VAR_SET_VALUE && is_olink_setting(stmt->name) &&
+					list_length(stmt->args) == 1 && IsA(linitial(stmt->args), A_Const))
+				{
+					A_Const    *c = linitial(stmt->args);
+
+					if (!c->isnull && IsA(&c->val, String))
+						olink_require_purpose(s, strVal(&c->val));
+				}
+				break;
+			}
+		case T_TransactionStmt:
+			break;
+		case T_VariableShowStmt:
+		case T_DiscardStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:
+		case T_DeallocateStmt:
+		case T_DeclareCursorStmt:
+		case T_ClosePortalStmt:
+		case T_CallStmt:
+		case T_ConstraintsSetStmt:
+		case T_UnlistenStmt:
+			(void) olink_check_identity(s, true);
+			break;
+		case T_FetchStmt:
+			(void) olink_check_identity(s, true);
+			prune_cursor_records();
+			check_cursor(((FetchStmt *) parsetree)->portalname);
+			break;
+		case T_CopyStmt:
+			{
+				CopyStmt   *stmt = (CopyStmt *) parsetree;
+
+				(void) olink_check_identity(s, true);
+				if (stmt->filename != NULL || stmt->is_program)
+					deny_utility(parsetree, stmt->is_program ? "COPY to or from a program" :
+								 "COPY to or from a server file");
+				break;
+			}
+		case T_ExplainStmt:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("EXPLAIN is not allowed in a counterpart session"),
+					 errdetail("Plans and their row counts could reveal rows and values the grants hide.")));
+			break;
+		default:
+			deny_utility(parsetree, GetCommandTagName(CreateCommandTag(parsetree)));
+	}
+}
+
+static void
+olink_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					 ProcessUtilityContext context, ParamListInfo params,
+					 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	OlinkSession *s = NULL;
+
+	/* transaction control must always work, also in an aborted transaction */
+	if (!IsA(parsetree, TransactionStmt) && !IsAbortedTransactionBlockState())
+	{
+		s = olink_counterpart_session();
+		if (s != NULL)
+			check_utility(s, parsetree);
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+
+	if (s != NULL && IsA(parsetree, DeclareCursorStmt))
+		remember_cursor(((DeclareCursorStmt *) parsetree)->portalname);
+	else if (s != NULL && IsA(parsetree, ClosePortalStmt))
+		prune_cursor_records();
+}
+
+void
+olink_enforce_init(void)
+{
+	prev_ExecutorCheckPerms = ExecutorCheckPerms_hook;
+	ExecutorCheckPerms_hook = olink_ExecutorCheckPerms;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = olink_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = olink_ExecutorRun;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = olink_ProcessUtility;
+}

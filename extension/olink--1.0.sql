@@ -1,0 +1,709 @@
+/* olink--1.0.sql — the registry of counterparts, agreements, protected relations, credentials and
+ * grants, and the admin functions that keep it.  Enforcement itself is in C (enforce.c, rowsec.c);
+ * what is here is what the C side reads (through registry.c) and the checks that keep bad input out.
+ */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION olink" to load this file. \quit
+
+/*
+ * Roles are cluster-wide: another database may have created them already.
+ */
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['olink_admin', 'olink_credential_manager', 'olink_auditor'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+
+REVOKE ALL ON SCHEMA @extschema@ FROM PUBLIC;
+GRANT USAGE ON SCHEMA @extschema@ TO olink_admin, olink_credential_manager, olink_auditor;
+
+/*
+ * Registry tables.  Their rows are the DBA's: pg_extension_config_dump keeps them in pg_dump.
+ */
+
+-- 第5: a counterpart and the necessity that justifies connecting it
+CREATE TABLE @extschema@.counterpart (
+    counterpart_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE,
+    necessity       text NOT NULL,
+    approved_by     text NOT NULL,
+    approved_on     date NOT NULL,
+    role_name       name NOT NULL UNIQUE,
+    role_created    boolean NOT NULL,
+    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+    status_reason   text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by      name NOT NULL DEFAULT session_user,
+    CHECK (pg_catalog.length(pg_catalog.btrim(name)) > 0),
+    CHECK (pg_catalog.length(pg_catalog.btrim(necessity)) > 0),
+    CHECK (pg_catalog.length(pg_catalog.btrim(approved_by)) > 0)
+);
+
+-- 第6(1): the memorandum; its purposes are the only ones grants may use
+CREATE TABLE @extschema@.agreement (
+    agreement_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
+    title           text NOT NULL,
+    purposes        text[] NOT NULL,
+    valid_from      timestamptz NOT NULL,
+    valid_until     timestamptz,
+    staff_duties    text NOT NULL,
+    disposal_terms  text NOT NULL,
+    other_measures  text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by      name NOT NULL DEFAULT session_user,
+    UNIQUE (counterpart_id, title),
+    CHECK (valid_until IS NULL OR valid_until > valid_from),
+    CHECK (pg_catalog.cardinality(purposes) > 0)
+);
+
+-- tables that hold personal information
+CREATE TABLE @extschema@.protected_relation (
+    relid           regclass PRIMARY KEY,
+    description     text NOT NULL,
+    native_rls      boolean NOT NULL,
+    protected_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    protected_by    name NOT NULL DEFAULT session_user
+);
+
+-- a login role bound to a counterpart (the full request/approve/issue workflow is a later version)
+CREATE TABLE @extschema@.credential (
+    credential_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
+    login           name NOT NULL UNIQUE,
+    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+    status_reason   text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by      name NOT NULL DEFAULT session_user
+);
+
+-- 第6(2)(2)ア: an access qualification
+CREATE TABLE @extschema@.access_grant (
+    grant_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
+    relid           regclass NOT NULL REFERENCES @extschema@.protected_relation,
+    privileges      text[] NOT NULL,
+    columns         name[],
+    row_filter      text,
+    purposes        text[] NOT NULL,
+    valid_from      timestamptz NOT NULL,
+    valid_until     timestamptz,
+    max_rows_per_statement bigint CHECK (max_rows_per_statement > 0),
+    max_rows_per_day bigint CHECK (max_rows_per_day > 0),
+    granted_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    granted_by      name NOT NULL DEFAULT session_user,
+    revoked_at      timestamptz,
+    revoked_by      name,
+    revoke_reason   text,
+    CHECK (valid_until IS NULL OR valid_until > valid_from),
+    CHECK (pg_catalog.cardinality(privileges) > 0),
+    CHECK (pg_catalog.cardinality(purposes) > 0),
+    CHECK (privileges <@ ARRAY['select', 'insert', 'update', 'delete']),
+    CHECK ((revoked_at IS NULL) = (revoke_reason IS NULL))
+);
+CREATE INDEX ON @extschema@.access_grant (counterpart_id, relid);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.counterpart', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.agreement', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.protected_relation', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.credential', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_grant', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
+
+/*
+ * Every change to the registry, through the functions below or by hand, reaches every backend at
+ * its next statement: the trigger queues a relcache invalidation of the registry table (and of the
+ * protected relation a row names, so cached plans over it are rebuilt), sent when the change commits.
+ */
+CREATE FUNCTION @extschema@._registry_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'olink_registry_changed'
+LANGUAGE C;
+
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.counterpart
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.agreement
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.credential
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.protected_relation
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._registry_changed();
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.access_grant
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._registry_changed();
+CREATE TRIGGER registry_truncated AFTER TRUNCATE ON @extschema@.access_grant
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
+CREATE TRIGGER registry_truncated AFTER TRUNCATE ON @extschema@.protected_relation
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
+
+/*
+ * C helpers.
+ */
+
+-- parses a row filter as PostgreSQL will when it limits rows; errors on anything it would refuse
+CREATE FUNCTION @extschema@._check_row_filter(relation regclass, row_filter text)
+RETURNS name[]
+AS 'MODULE_PATHNAME', 'olink_check_row_filter'
+LANGUAGE C STRICT;
+
+-- the guard in every generated row policy: is this grant usable now, under the session's purpose?
+CREATE FUNCTION @extschema@._grant_live(grant_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'olink_grant_live_fn'
+LANGUAGE C STRICT STABLE LEAKPROOF PARALLEL RESTRICTED;
+
+-- declares the purpose of a counterpart session, checked against its agreements
+CREATE FUNCTION @extschema@.begin_purpose(purpose text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'olink_begin_purpose'
+LANGUAGE C STRICT VOLATILE;
+
+-- what olink knows of this session: counterpart, purpose, and whether a purpose is usable now
+CREATE FUNCTION @extschema@.session_status(
+    OUT login name, OUT counterpart text, OUT purpose text, OUT purpose_valid boolean,
+    OUT enforced boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'olink_session_status'
+LANGUAGE C VOLATILE;
+
+/*
+ * Internal helpers of the admin functions.
+ */
+
+CREATE FUNCTION @extschema@._counterpart_id(counterpart text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF counterpart IS NULL THEN
+        RAISE EXCEPTION 'counterpart must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.counterpart_id INTO id FROM @extschema@.counterpart c WHERE c.name = counterpart;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'counterpart "%" does not exist', counterpart
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it with olink.add_counterpart().';
+    END IF;
+    RETURN id;
+END
+$$;
+
+-- lower-cases, checks and sorts a privilege list
+CREATE FUNCTION @extschema@._privileges(privileges text[])
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p text;
+    result text[] := '{}';
+BEGIN
+    IF privileges IS NULL OR cardinality(privileges) = 0 THEN
+        RAISE EXCEPTION 'privileges must name at least one of select, insert, update, delete'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH p IN ARRAY privileges LOOP
+        IF p IS NULL OR lower(btrim(p)) NOT IN ('select', 'insert', 'update', 'delete') THEN
+            RAISE EXCEPTION 'unrecognized privilege "%"', p
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Privileges are select, insert, update and delete.';
+        END IF;
+        IF lower(btrim(p)) = ANY (result) THEN
+            RAISE EXCEPTION 'privilege "%" is listed more than once', lower(btrim(p))
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        result := result || lower(btrim(p));
+    END LOOP;
+    RETURN ARRAY(SELECT x FROM unnest(result) x ORDER BY x);
+END
+$$;
+
+-- a text[] with no null, empty or repeated element
+CREATE FUNCTION @extschema@._check_list(what text, list text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF list IS NULL OR cardinality(list) = 0 THEN
+        RAISE EXCEPTION '% must not be empty', what USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF array_position(list, NULL) IS NOT NULL
+       OR EXISTS (SELECT FROM unnest(list) x WHERE btrim(x) = '') THEN
+        RAISE EXCEPTION '% must not contain null or empty elements', what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(list) x) <> cardinality(list) THEN
+        RAISE EXCEPTION '% must not contain duplicates', what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- brings the counterpart group role's native privileges on one relation in step with its active
+-- grants: the second line of defence, never the only one
+CREATE FUNCTION @extschema@._sync_native_grants(p_counterpart_id bigint, p_relid regclass)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    role_name name;
+    g record;
+    cols text;
+BEGIN
+    SELECT c.role_name INTO role_name FROM @extschema@.counterpart c
+     WHERE c.counterpart_id = p_counterpart_id;
+    EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', p_relid, role_name);
+    FOR g IN SELECT a.privileges, a.columns FROM @extschema@.access_grant a
+              WHERE a.counterpart_id = p_counterpart_id AND a.relid = p_relid
+                AND a.revoked_at IS NULL AND (a.valid_until IS NULL OR a.valid_until > now())
+    LOOP
+        IF g.columns IS NULL OR 'delete' = ANY (g.privileges) THEN
+            EXECUTE format('GRANT %s ON TABLE %s TO %I',
+                           array_to_string(g.privileges, ', '), p_relid, role_name);
+        ELSE
+            SELECT string_agg(quote_ident(c), ', ') INTO cols FROM unnest(g.columns) c;
+            EXECUTE format('GRANT %s ON TABLE %s TO %I',
+                           (SELECT string_agg(p || ' (' || cols || ')', ', ')
+                              FROM unnest(g.privileges) p), p_relid, role_name);
+        END IF;
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I',
+                       (SELECT n.nspname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
+                         WHERE r.oid = p_relid), role_name);
+    END LOOP;
+END
+$$;
+
+/*
+ * Admin functions.  All are SECURITY DEFINER with a pinned search_path, revoked from PUBLIC and
+ * granted to olink_admin; each validates everything before it writes anything.
+ */
+
+CREATE FUNCTION @extschema@.add_counterpart(
+    name text, necessity text, approved_by text, approved_on date, role name DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rname name := coalesce(role, add_counterpart.name);
+    created boolean := false;
+    r record;
+    id bigint;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'counterpart name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF necessity IS NULL OR btrim(necessity) = '' THEN
+        RAISE EXCEPTION 'counterpart "%" needs a necessity statement', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Clause 5 of the online connection standard allows a connection only for a stated public-interest need.';
+    END IF;
+    IF approved_by IS NULL OR btrim(approved_by) = '' OR approved_on IS NULL THEN
+        RAISE EXCEPTION 'counterpart "%" needs the approving body and the date of approval', name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF approved_on > current_date THEN
+        RAISE EXCEPTION 'approval date % is in the future', approved_on
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.name = add_counterpart.name) THEN
+        RAISE EXCEPTION 'counterpart "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role_name = rname) THEN
+        RAISE EXCEPTION 'role "%" already belongs to another counterpart', rname
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    SELECT * INTO r FROM pg_roles WHERE rolname = rname;
+    IF FOUND THEN
+        IF role IS NULL THEN
+            RAISE EXCEPTION 'role "%" already exists', rname
+                USING ERRCODE = 'duplicate_object',
+                      HINT = 'Pass role => to use an existing role as the counterpart''s group role.';
+        END IF;
+        IF r.rolcanlogin OR r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb THEN
+            RAISE EXCEPTION 'role "%" cannot be a counterpart group role', rname
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A counterpart group role must be NOLOGIN, without SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB.';
+        END IF;
+    ELSE
+        IF role IS NOT NULL THEN
+            RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = 'undefined_object';
+        END IF;
+        EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT', rname);
+        created := true;
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %I', rname);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint) TO %I', rname);
+    INSERT INTO @extschema@.counterpart (name, necessity, approved_by, approved_on, role_name, role_created)
+    VALUES (name, necessity, approved_by, approved_on, rname, created)
+    RETURNING counterpart_id INTO id;
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION @extschema@.add_agreement(
+    counterpart text, title text, purposes text[], valid_from timestamptz,
+    valid_until timestamptz DEFAULT NULL, staff_duties text DEFAULT NULL,
+    disposal_terms text DEFAULT NULL, other_measures text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(counterpart);
+    id bigint;
+BEGIN
+    IF title IS NULL OR btrim(title) = '' THEN
+        RAISE EXCEPTION 'agreement title must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@._check_list('purposes', purposes);
+    IF valid_from IS NULL THEN
+        RAISE EXCEPTION 'valid_from must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF valid_until IS NOT NULL AND valid_until <= valid_from THEN
+        RAISE EXCEPTION 'validity window ends before it starts'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('valid_from is %s, valid_until is %s.', valid_from, valid_until);
+    END IF;
+    IF staff_duties IS NULL OR btrim(staff_duties) = '' THEN
+        RAISE EXCEPTION 'agreement must set the duties of the staff who handle the information'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Clause 6(1)(i) of the online connection standard requires it.';
+    END IF;
+    IF disposal_terms IS NULL OR btrim(disposal_terms) = '' THEN
+        RAISE EXCEPTION 'agreement must set how information no longer needed is disposed of'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Clause 6(1)(u) of the online connection standard requires it.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.agreement a
+                WHERE a.counterpart_id = cid AND a.title = add_agreement.title) THEN
+        RAISE EXCEPTION 'counterpart "%" already has an agreement titled "%"', counterpart, title
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.agreement (counterpart_id, title, purposes, valid_from, valid_until,
+                                       staff_duties, disposal_terms, other_measures)
+    VALUES (cid, title, purposes, valid_from, valid_until, staff_duties, disposal_terms, other_measures)
+    RETURNING agreement_id INTO id;
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION @extschema@.protect(relation regclass, description text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF description IS NULL OR btrim(description) = '' THEN
+        RAISE EXCEPTION 'a protected relation needs a description of the personal information it holds'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.relkind, c.relpersistence, c.relrowsecurity, n.nspname INTO r
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relation;
+    IF r.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only ordinary and partitioned tables can be protected.';
+    END IF;
+    IF r.relpersistence = 't' OR r.nspname IN ('pg_catalog', 'information_schema', '@extschema@')
+       OR relation::oid < 16384 THEN
+        RAISE EXCEPTION 'table "%" cannot be protected', relation
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'System catalogs, temporary tables and olink''s own tables cannot be protected.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.protected_relation p WHERE p.relid = relation) THEN
+        RAISE EXCEPTION 'table "%" is already protected', relation USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.protected_relation (relid, description, native_rls)
+    VALUES (relation, description, r.relrowsecurity);
+    IF NOT r.relrowsecurity THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', relation);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.unprotect(relation regclass, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+BEGIN
+    SELECT * INTO p FROM @extschema@.protected_relation pr WHERE pr.relid = relation;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table "%" is not protected', relation USING ERRCODE = 'undefined_object';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.access_grant g WHERE g.relid = relation AND g.revoked_at IS NULL) THEN
+        RAISE EXCEPTION 'table "%" still has active grants', relation
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Revoke them with olink.revoke_access() first.';
+    END IF;
+    -- ended grants stay as history; the relation keeps its registry row while any refers to it
+    IF EXISTS (SELECT FROM @extschema@.access_grant g WHERE g.relid = relation) THEN
+        RAISE EXCEPTION 'table "%" has grant history and stays registered', relation
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Ended grants are kept as evidence of past access qualifications.';
+    END IF;
+    DELETE FROM @extschema@.protected_relation pr WHERE pr.relid = relation;
+    IF NOT p.native_rls THEN
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', relation);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.add_credential(counterpart text, login name)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(counterpart);
+    grp name;
+    r record;
+    id bigint;
+BEGIN
+    SELECT * INTO r FROM pg_roles WHERE rolname = login;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role "%" does not exist', login USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT r.rolcanlogin THEN
+        RAISE EXCEPTION 'role "%" cannot log in', login
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A credential is an individual login role.';
+    END IF;
+    IF r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication THEN
+        RAISE EXCEPTION 'role "%" is too privileged to be a counterpart credential', login
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A credential must not have SUPERUSER, BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                WHERE m.member = r.oid AND g.rolname IN ('olink_admin', 'olink_credential_manager', 'olink_auditor')) THEN
+        RAISE EXCEPTION 'role "%" is a member of an olink administrative role', login
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.credential c WHERE c.login = add_credential.login) THEN
+        RAISE EXCEPTION 'role "%" is already a credential', login USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role_name = add_credential.login) THEN
+        RAISE EXCEPTION 'role "%" is a counterpart group role', login USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.role_name INTO grp FROM @extschema@.counterpart c WHERE c.counterpart_id = cid;
+    EXECUTE format('GRANT %I TO %I', grp, login);
+    EXECUTE format('ALTER ROLE %I INHERIT', login);
+    INSERT INTO @extschema@.credential (counterpart_id, login) VALUES (cid, login)
+    RETURNING credential_id INTO id;
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION @extschema@.grant_access(
+    counterpart text, relation regclass, privileges text[], columns text[] DEFAULT NULL,
+    row_filter text DEFAULT NULL, purposes text[] DEFAULT NULL, valid_from timestamptz DEFAULT NULL,
+    valid_until timestamptz DEFAULT NULL, max_rows_per_statement bigint DEFAULT NULL,
+    max_rows_per_day bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(counterpart);
+    privs text[] := @extschema@._privileges(privileges);
+    cols name[];
+    c text;
+    p text;
+    vfrom timestamptz := coalesce(valid_from, now());
+    id bigint;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.protected_relation pr WHERE pr.relid = relation) THEN
+        RAISE EXCEPTION 'table "%" is not protected', relation
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Mark it with olink.protect() before granting access to it.';
+    END IF;
+    IF (SELECT cp.status FROM @extschema@.counterpart cp WHERE cp.counterpart_id = cid) <> 'active' THEN
+        RAISE EXCEPTION 'counterpart "%" is suspended', counterpart
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF columns IS NOT NULL THEN
+        PERFORM @extschema@._check_list('columns', columns);
+        FOREACH c IN ARRAY columns LOOP
+            IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = c
+                            AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                RAISE EXCEPTION 'column "%" of relation "%" does not exist', c, relation
+                    USING ERRCODE = 'undefined_column';
+            END IF;
+        END LOOP;
+        cols := columns::name[];
+    END IF;
+    IF row_filter IS NOT NULL THEN
+        IF btrim(row_filter) = '' THEN
+            RAISE EXCEPTION 'row filter must not be empty' USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Pass NULL for all rows.';
+        END IF;
+        PERFORM @extschema@._check_row_filter(relation, row_filter);
+    END IF;
+    PERFORM @extschema@._check_list('purposes', purposes);
+    IF valid_until IS NOT NULL AND valid_until <= vfrom THEN
+        RAISE EXCEPTION 'validity window ends before it starts'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('valid_from is %s, valid_until is %s.', vfrom, valid_until);
+    END IF;
+    FOREACH p IN ARRAY purposes LOOP
+        IF NOT EXISTS (SELECT FROM @extschema@.agreement a
+                        WHERE a.counterpart_id = cid AND p = ANY (a.purposes)
+                          AND (a.valid_until IS NULL OR a.valid_until > now())) THEN
+            RAISE EXCEPTION 'purpose "%" is not in a valid agreement of counterpart "%"', p, counterpart
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Register the purpose in an agreement with olink.add_agreement() first.';
+        END IF;
+    END LOOP;
+    IF max_rows_per_statement IS NOT NULL AND max_rows_per_statement <= 0
+       OR max_rows_per_day IS NOT NULL AND max_rows_per_day <= 0 THEN
+        RAISE EXCEPTION 'row quotas must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.access_grant g
+                WHERE g.counterpart_id = cid AND g.relid = relation AND g.revoked_at IS NULL
+                  AND g.privileges = privs AND g.columns IS NOT DISTINCT FROM cols
+                  AND g.row_filter IS NOT DISTINCT FROM grant_access.row_filter
+                  AND g.purposes && grant_access.purposes
+                  AND tstzrange(g.valid_from, g.valid_until) && tstzrange(vfrom, grant_access.valid_until)) THEN
+        RAISE EXCEPTION 'an identical grant already exists for counterpart "%" on "%"', counterpart, relation
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.access_grant (counterpart_id, relid, privileges, columns, row_filter, purposes,
+                                          valid_from, valid_until, max_rows_per_statement, max_rows_per_day)
+    VALUES (cid, relation, privs, cols, row_filter, purposes, vfrom, valid_until,
+            max_rows_per_statement, max_rows_per_day)
+    RETURNING grant_id INTO id;
+    PERFORM @extschema@._sync_native_grants(cid, relation);
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION @extschema@.revoke_access(grant_id bigint, reason text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'a revocation needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO g FROM @extschema@.access_grant a WHERE a.grant_id = revoke_access.grant_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'grant % does not exist', grant_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF g.revoked_at IS NOT NULL THEN
+        RAISE EXCEPTION 'grant % was already revoked at %', grant_id, g.revoked_at
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE @extschema@.access_grant a
+       SET revoked_at = now(), revoked_by = session_user, revoke_reason = reason
+     WHERE a.grant_id = revoke_access.grant_id;
+    PERFORM @extschema@._sync_native_grants(g.counterpart_id, g.relid);
+END
+$$;
+
+CREATE FUNCTION @extschema@.suspend_counterpart(name text, reason text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(name);
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'a suspension needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (SELECT c.status FROM @extschema@.counterpart c WHERE c.counterpart_id = cid) = 'suspended' THEN
+        RAISE EXCEPTION 'counterpart "%" is already suspended', name
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE @extschema@.counterpart c SET status = 'suspended', status_reason = reason
+     WHERE c.counterpart_id = cid;
+END
+$$;
+
+CREATE FUNCTION @extschema@.resume_counterpart(name text, reason text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(name);
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'resuming a counterpart needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (SELECT c.status FROM @extschema@.counterpart c WHERE c.counterpart_id = cid) = 'active' THEN
+        RAISE EXCEPTION 'counterpart "%" is not suspended', name
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE @extschema@.counterpart c SET status = 'active', status_reason = reason
+     WHERE c.counterpart_id = cid;
+END
+$$;
+
+/*
+ * Registry views for olink_admin and olink_auditor.
+ */
+CREATE VIEW @extschema@.counterparts AS
+SELECT c.counterpart_id, c.name, c.necessity, c.approved_by, c.approved_on, c.role_name, c.status,
+       c.status_reason, c.created_at, c.created_by
+  FROM @extschema@.counterpart c;
+
+CREATE VIEW @extschema@.agreements AS
+SELECT a.agreement_id, c.name AS counterpart, a.title, a.purposes, a.valid_from, a.valid_until,
+       a.staff_duties, a.disposal_terms, a.other_measures, a.created_at, a.created_by,
+       (a.valid_from <= pg_catalog.now() AND (a.valid_until IS NULL OR a.valid_until > pg_catalog.now()))
+           AS valid_now
+  FROM @extschema@.agreement a JOIN @extschema@.counterpart c USING (counterpart_id);
+
+CREATE VIEW @extschema@.protected_relations AS
+SELECT p.relid AS relation, p.description, p.protected_at, p.protected_by
+  FROM @extschema@.protected_relation p;
+
+CREATE VIEW @extschema@.grants AS
+SELECT g.grant_id, c.name AS counterpart, g.relid AS relation, g.privileges, g.columns, g.row_filter,
+       g.purposes, g.valid_from, g.valid_until, g.max_rows_per_statement, g.max_rows_per_day,
+       g.granted_at, g.granted_by, g.revoked_at, g.revoked_by, g.revoke_reason,
+       (g.revoked_at IS NULL AND g.valid_from <= pg_catalog.now()
+        AND (g.valid_until IS NULL OR g.valid_until > pg_catalog.now())) AS active
+  FROM @extschema@.access_grant g JOIN @extschema@.counterpart c USING (counterpart_id);
+
+CREATE VIEW @extschema@.credentials AS
+SELECT cr.credential_id, c.name AS counterpart, cr.login, cr.status, cr.status_reason,
+       cr.created_at, cr.created_by
+  FROM @extschema@.credential cr JOIN @extschema@.counterpart c USING (counterpart_id);
+
+/*
+ * Privileges: nothing for PUBLIC; the admin functions for olink_admin; the registry views for
+ * olink_admin and olink_auditor.
+ */
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.add_counterpart(text, text, text, date, name),
+    @extschema@.add_agreement(text, text, text[], timestamptz, timestamptz, text, text, text),
+    @extschema@.protect(regclass, text),
+    @extschema@.unprotect(regclass, text),
+    @extschema@.add_credential(text, name),
+    @extschema@.grant_access(text, regclass, text[], text[], text, text[], timestamptz, timestamptz, bigint, bigint),
+    @extschema@.revoke_access(bigint, text),
+    @extschema@.suspend_counterpart(text, text),
+    @extschema@.resume_counterpart(text, text)
+  TO olink_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;
+GRANT SELECT ON @extschema@.counterparts, @extschema@.agreements, @extschema@.protected_relations,
+                @extschema@.grants, @extschema@.credentials
+  TO olink_admin, olink_auditor;
+GRANT SELECT ON @extschema@.counterparts, @extschema@.credentials TO olink_credential_manager;

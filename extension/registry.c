@@ -1,0 +1,716 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.c
+ *		The per-backend cache of the registry, and who the session is.
+ *
+ * Every statement of a counterpart session is decided from this cache: no
+ * query runs on the hot path.  The cache is filled by a few SPI queries the
+ * first time it is needed, and thrown away when a relcache invalidation
+ * names a registry table or a protected relation.  Registry tables carry a
+ * trigger (olink_registry_changed) that queues such an invalidation, so a
+ * change reaches every backend when it commits; counterpart sessions accept
+ * pending invalidations at the start of each statement, so "every live
+ * session, next statement" holds even inside an open transaction.
+ *
+ * The registry is read with the latest snapshot, not the transaction's: a
+ * REPEATABLE READ transaction opened before a revocation must not keep
+ * seeing the grant.
+ *
+ * Identity is the session user (GetSessionUserId), never current_user: SET
+ * ROLE and SECURITY DEFINER functions cannot change who the counterpart is.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "parser/parse_func.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "olink.h"
+
+PG_FUNCTION_INFO_V1(olink_registry_changed);
+PG_FUNCTION_INFO_V1(olink_begin_purpose);
+PG_FUNCTION_INFO_V1(olink_session_status);
+
+/* true while this backend reads the registry: olink's own queries are not checked */
+bool		olink_in_registry_read = false;
+
+/* everything cached lives here, reset on each reload */
+MemoryContext olink_registry_cxt = NULL;
+
+static OlinkSession session;
+static bool session_valid = false;
+static Oid	session_loaded_for = InvalidOid;
+static uint64 registry_generation = 0;
+
+/* bumped by every invalidation that concerns the cache */
+static uint64 inval_count = 0;
+
+#define NUM_REGISTRY_TABLES 5
+static const char *const registry_tables[NUM_REGISTRY_TABLES] = {
+	"counterpart", "agreement", "protected_relation", "credential", "access_grant"
+};
+static Oid	registry_relids[NUM_REGISTRY_TABLES];
+
+/* one round of checks = one statement (or one FETCH); memoises grant liveness */
+static uint64 check_round = 1;
+static uint64 purpose_round = 0;
+static bool purpose_round_valid = false;
+
+static Oid	grant_live_funcoid = InvalidOid;
+
+static void
+olink_relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (!session_valid)
+	{
+		inval_count++;
+		return;
+	}
+	if (relid == InvalidOid || !session.installed)
+	{
+		/* a full reset, or maybe CREATE EXTENSION olink */
+		session_valid = false;
+		inval_count++;
+		return;
+	}
+	for (i = 0; i < NUM_REGISTRY_TABLES; i++)
+	{
+		if (registry_relids[i] == relid)
+		{
+			session_valid = false;
+			inval_count++;
+			return;
+		}
+	}
+	/* a protected relation changed (a column dropped, renamed...): reparse its filters */
+	if (session.relations &&
+		hash_search(session.relations, &relid, HASH_FIND, NULL) != NULL)
+	{
+		session_valid = false;
+		inval_count++;
+	}
+}
+
+void
+olink_registry_init(void)
+{
+	olink_registry_cxt = AllocSetContextCreate(TopMemoryContext,
+											   "olink registry cache",
+											   ALLOCSET_DEFAULT_SIZES);
+	CacheRegisterRelcacheCallback(olink_relcache_callback, (Datum) 0);
+}
+
+uint64
+olink_check_round(void)
+{
+	return check_round;
+}
+
+void
+olink_next_check_round(void)
+{
+	check_round++;
+}
+
+uint64
+olink_registry_generation(void)
+{
+	return registry_generation;
+}
+
+Oid
+olink_grant_live_function(void)
+{
+	return grant_live_funcoid;
+}
+
+/* ---------------------------------------------------------------------
+ * Loading
+ * ---------------------------------------------------------------------
+ */
+
+static char **
+text_array_to_cstrings(Datum d, Oid elemtype, int *n)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	char	  **result;
+	int			i;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &nelems);
+	result = palloc(sizeof(char *) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+	{
+		if (nulls[i])
+			result[i] = pstrdup("");
+		else if (elemtype == NAMEOID)
+			result[i] = pstrdup(NameStr(*DatumGetName(elems[i])));
+		else
+			result[i] = TextDatumGetCString(elems[i]);
+	}
+	*n = nelems;
+	return result;
+}
+
+static TimestampTz
+get_timestamp(HeapTuple tup, TupleDesc desc, int col, bool open_end)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	TimestampTz ts;
+
+	if (!isnull)
+		return DatumGetTimestampTz(d);
+	if (open_end)
+		TIMESTAMP_NOEND(ts);
+	else
+		TIMESTAMP_NOBEGIN(ts);
+	return ts;
+}
+
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* runs one registry query with the latest snapshot */
+static void
+registry_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	int			rc;
+
+	if (plan == NULL)
+		elog(ERROR, "olink: could not prepare registry query: %s",
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "olink: registry query failed: %s", SPI_result_code_string(rc));
+}
+
+static OlinkRelation *
+relation_entry(Oid relid)
+{
+	bool		found;
+	OlinkRelation *r = hash_search(session.relations, &relid, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		r->protected = false;
+		r->native_rls = false;
+		r->grants = NIL;
+	}
+	return r;
+}
+
+static void
+load_grants(void)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	uint64		i;
+
+	values[0] = Int64GetDatum(session.counterpart_id);
+	registry_query("SELECT grant_id, relid::pg_catalog.oid, privileges, columns, row_filter,"
+				   "       purposes, valid_from, valid_until"
+				   "  FROM olink.access_grant"
+				   " WHERE counterpart_id = $1 AND revoked_at IS NULL"
+				   " ORDER BY grant_id",
+				   1, argtypes, values);
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(olink_registry_cxt);
+		OlinkGrant *g = palloc0(sizeof(OlinkGrant));
+		OlinkRelation *r;
+		bool		isnull;
+		Datum		d;
+		int			n;
+		char	  **privs;
+		int			j;
+		OlinkGrant **slot;
+		bool		found;
+
+		g->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		g->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		privs = text_array_to_cstrings(SPI_getbinval(tup, desc, 3, &isnull), TEXTOID, &n);
+		for (j = 0; j < n; j++)
+		{
+			if (strcmp(privs[j], "select") == 0)
+				g->privs |= OLINK_PRIV_SELECT;
+			else if (strcmp(privs[j], "insert") == 0)
+				g->privs |= OLINK_PRIV_INSERT;
+			else if (strcmp(privs[j], "update") == 0)
+				g->privs |= OLINK_PRIV_UPDATE;
+			else if (strcmp(privs[j], "delete") == 0)
+				g->privs |= OLINK_PRIV_DELETE;
+		}
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		if (isnull)
+			g->all_columns = true;
+		else
+		{
+			char	  **cols = text_array_to_cstrings(d, NAMEOID, &n);
+
+			for (j = 0; j < n; j++)
+			{
+				AttrNumber	att = get_attnum(g->relid, cols[j]);
+
+				if (att == InvalidAttrNumber)
+				{
+					if (g->missing_column == NULL)
+						g->missing_column = pstrdup(cols[j]);
+				}
+				else
+					g->columns = bms_add_member(g->columns, att);
+			}
+		}
+		g->row_filter = get_text(tup, desc, 5);
+		g->purposes = text_array_to_cstrings(SPI_getbinval(tup, desc, 6, &isnull),
+											 TEXTOID, &g->npurposes);
+		g->valid_from = get_timestamp(tup, desc, 7, false);
+		g->valid_until = get_timestamp(tup, desc, 8, true);
+		g->filter_state = g->row_filter ? OLINK_FILTER_UNPARSED : OLINK_FILTER_OK;
+
+		r = relation_entry(g->relid);
+		r->grants = lappend(r->grants, g);
+		slot = hash_search(session.grants, &g->id, HASH_ENTER, &found);
+		*slot = g;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void
+load_agreements(void)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	uint64		i;
+	MemoryContext old;
+
+	values[0] = Int64GetDatum(session.counterpart_id);
+	registry_query("SELECT purposes, valid_from, valid_until FROM olink.agreement"
+				   " WHERE counterpart_id = $1",
+				   1, argtypes, values);
+
+	old = MemoryContextSwitchTo(olink_registry_cxt);
+	session.nagreements = (int) SPI_processed;
+	session.agreements = palloc0(sizeof(OlinkAgreement) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		OlinkAgreement *a = &session.agreements[i];
+		bool		isnull;
+
+		a->purposes = text_array_to_cstrings(SPI_getbinval(tup, desc, 1, &isnull),
+											 TEXTOID, &a->npurposes);
+		a->valid_from = get_timestamp(tup, desc, 2, false);
+		a->valid_until = get_timestamp(tup, desc, 3, true);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+load_identity(void)
+{
+	Oid			argtypes[1] = {NAMEOID};
+	Datum		values[1];
+	char	   *login = GetUserNameFromId(GetSessionUserId(), false);
+	MemoryContext old;
+
+	values[0] = CStringGetDatum(login);
+	values[0] = DirectFunctionCall1(namein, values[0]);
+	registry_query("SELECT c.counterpart_id, c.name, c.status = 'active', cr.status = 'active'"
+				   "  FROM olink.credential cr JOIN olink.counterpart c USING (counterpart_id)"
+				   " WHERE cr.login = $1",
+				   1, argtypes, values);
+
+	old = MemoryContextSwitchTo(olink_registry_cxt);
+	session.login = pstrdup(login);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		session.is_counterpart = true;
+		session.counterpart_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		session.counterpart = get_text(tup, desc, 2);
+		session.counterpart_active = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		session.credential_active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+load_protected(void)
+{
+	uint64		i;
+
+	registry_query("SELECT relid::pg_catalog.oid, native_rls FROM olink.protected_relation",
+				   0, NULL, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		OlinkRelation *r = relation_entry(relid);
+
+		r->protected = true;
+		r->native_rls = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+}
+
+/*
+ * Reads what this backend needs.  Returns false when the result must not be
+ * kept (the extension is being created right now).
+ */
+static bool
+registry_load_once(void)
+{
+	Oid			nsp;
+	int			i;
+	HASHCTL		ctl;
+	bool		keep = true;
+
+	MemoryContextReset(olink_registry_cxt);
+	memset(&session, 0, sizeof(session));
+	memset(registry_relids, 0, sizeof(registry_relids));
+	session_loaded_for = GetSessionUserId();
+	grant_live_funcoid = InvalidOid;
+
+	if (creating_extension || !IsTransactionState())
+		return false;
+
+	nsp = get_namespace_oid("olink", true);
+	if (!OidIsValid(nsp))
+		return true;
+	for (i = 0; i < NUM_REGISTRY_TABLES; i++)
+	{
+		registry_relids[i] = get_relname_relid(registry_tables[i], nsp);
+		if (!OidIsValid(registry_relids[i]))
+			return true;
+	}
+	{
+		Oid			argtype = INT8OID;
+
+		grant_live_funcoid = LookupFuncName(list_make2(makeString("olink"),
+													   makeString("_grant_live")),
+											1, &argtype, true);
+		if (!OidIsValid(grant_live_funcoid))
+			return true;
+	}
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(OlinkRelation);
+	ctl.hcxt = olink_registry_cxt;
+	session.relations = hash_create("olink relations", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64) + sizeof(OlinkGrant *);
+	session.grants = hash_create("olink grants", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	olink_in_registry_read = true;
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "olink: SPI_connect failed");
+		load_protected();
+		load_identity();
+		if (session.is_counterpart)
+		{
+			load_agreements();
+			load_grants();
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		olink_in_registry_read = false;
+	}
+	PG_END_TRY();
+
+	session.installed = true;
+	return keep;
+}
+
+OlinkSession *
+olink_session(void)
+{
+	int			attempt;
+
+	if (likely(session_valid) && session_loaded_for == GetSessionUserId())
+		return &session;
+
+	for (attempt = 0; attempt < 5; attempt++)
+	{
+		uint64		before = inval_count;
+		bool		keep;
+
+		session_valid = false;
+		keep = registry_load_once();
+		registry_generation++;
+		check_round++;
+		purpose_round = 0;
+		if (!keep)
+			break;
+		if (before == inval_count)
+		{
+			session_valid = true;
+			break;
+		}
+	}
+	return &session;
+}
+
+/* ---------------------------------------------------------------------
+ * Lookups and liveness
+ * ---------------------------------------------------------------------
+ */
+
+OlinkRelation *
+olink_find_relation(OlinkSession *s, Oid relid)
+{
+	if (s->relations == NULL)
+		return NULL;
+	return hash_search(s->relations, &relid, HASH_FIND, NULL);
+}
+
+OlinkGrant *
+olink_find_grant(OlinkSession *s, int64 grant_id)
+{
+	OlinkGrant **slot;
+
+	if (s->grants == NULL)
+		return NULL;
+	slot = hash_search(s->grants, &grant_id, HASH_FIND, NULL);
+	return slot ? *slot : NULL;
+}
+
+static bool
+in_list(const char *item, char **list, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(item, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* is `purpose` listed by an agreement of this counterpart in force at `now`? */
+bool
+olink_purpose_registered(OlinkSession *s, const char *purpose, TimestampTz now)
+{
+	int			i;
+
+	if (purpose == NULL || purpose[0] == '\0')
+		return false;
+	for (i = 0; i < s->nagreements; i++)
+	{
+		OlinkAgreement *a = &s->agreements[i];
+
+		if (now >= a->valid_from && now < a->valid_until &&
+			in_list(purpose, a->purposes, a->npurposes))
+			return true;
+	}
+	return false;
+}
+
+bool
+olink_purpose_valid(OlinkSession *s, TimestampTz now)
+{
+	if (purpose_round != check_round)
+	{
+		purpose_round_valid = olink_purpose_registered(s, olink_purpose, now);
+		purpose_round = check_round;
+	}
+	return purpose_round_valid;
+}
+
+/*
+ * May grant g be used right now, under the session's purpose?  Memoised for
+ * one check round, so a row filter's guard costs a hash probe per row.
+ */
+bool
+olink_grant_live(OlinkSession *s, OlinkGrant *g)
+{
+	TimestampTz now;
+
+	if (g->live_stamp == check_round)
+		return g->live;
+
+	now = GetCurrentStatementStartTimestamp();
+	g->live = s->counterpart_active && s->credential_active &&
+		now >= g->valid_from && now < g->valid_until &&
+		olink_purpose != NULL &&
+		in_list(olink_purpose, g->purposes, g->npurposes) &&
+		olink_purpose_valid(s, now);
+	g->live_stamp = check_round;
+	return g->live;
+}
+
+/* ---------------------------------------------------------------------
+ * SQL-callable functions
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Trigger on every registry table: queue a relcache invalidation of the
+ * registry table (every backend drops its cache at commit) and, for rows
+ * naming a relation, of that relation (cached plans over it are rebuilt
+ * with the new set of grants).
+ */
+static void
+invalidate_named_relation(HeapTuple tup, TupleDesc desc)
+{
+	int			col;
+	bool		isnull;
+	Datum		d;
+	Oid			relid;
+
+	if (tup == NULL)
+		return;
+	col = SPI_fnumber(desc, "relid");
+	if (col <= 0)
+		return;
+	d = heap_getattr(tup, col, desc, &isnull);
+	if (isnull)
+		return;
+	relid = DatumGetObjectId(d);
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		CacheInvalidateRelcacheByRelid(relid);
+}
+
+Datum
+olink_registry_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("olink._registry_changed() must be called as a trigger")));
+
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+	{
+		TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+
+		invalidate_named_relation(trigdata->tg_trigtuple, desc);
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			invalidate_named_relation(trigdata->tg_newtuple, desc);
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Refuses a purpose that no agreement of this counterpart in force lists.
+ */
+void
+olink_require_purpose(OlinkSession *s, const char *purpose)
+{
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	if (!olink_purpose_registered(s, purpose, now))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("purpose \"%s\" is not registered for counterpart \"%s\"",
+						purpose, s->counterpart),
+				 errdetail("No agreement of the counterpart in force at %s lists this purpose.",
+						   timestamptz_to_str(now)),
+				 errhint("An administrator registers purposes with olink.add_agreement().")));
+}
+
+/* olink.begin_purpose(purpose): declare the purpose of this session */
+Datum
+olink_begin_purpose(PG_FUNCTION_ARGS)
+{
+	text	   *purpose = PG_GETARG_TEXT_PP(0);
+	char	   *p = text_to_cstring(purpose);
+	OlinkSession *s;
+
+	AcceptInvalidationMessages();
+	s = olink_session();
+	if (p[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purpose must not be empty")));
+	if (s->installed && s->is_counterpart && olink_enforce)
+	{
+		olink_check_identity(s, true);
+		olink_require_purpose(s, p);
+	}
+	(void) set_config_option("olink.purpose", p, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+	PG_RETURN_TEXT_P(purpose);
+}
+
+/* olink.session_status(): what olink knows of this session */
+Datum
+olink_session_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	OlinkSession *s;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	AcceptInvalidationMessages();
+	s = olink_session();
+	values[0] = DirectFunctionCall1(namein,
+									CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+	if (s->is_counterpart)
+		values[1] = CStringGetTextDatum(s->counterpart);
+	else
+		nulls[1] = true;
+	values[2] = CStringGetTextDatum(olink_purpose ? olink_purpose : "");
+	if (s->is_counterpart)
+		values[3] = BoolGetDatum(olink_purpose_registered(s, olink_purpose,
+														  GetCurrentStatementStartTimestamp()));
+	else
+		nulls[3] = true;
+	values[4] = BoolGetDatum(s->is_counterpart && olink_enforce);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}

@@ -1,0 +1,405 @@
+/*-------------------------------------------------------------------------
+ *
+ * rowsec.c
+ *		Row limits through PostgreSQL's own row security machinery.
+ *
+ * olink.protect() enables row level security on a table; from then on the
+ * rewriter asks row_security_policy_hook_* for policies whenever row
+ * security applies (check_enable_rls).  The planner, the plan cache, the
+ * security-barrier ordering that keeps leaky functions away from hidden
+ * rows, WITH CHECK options for INSERT, UPDATE, ON CONFLICT and MERGE, and
+ * RETURNING all stay PostgreSQL's.
+ *
+ * For a counterpart session the hooks return
+ *	 - a permissive policy `true`, so PostgreSQL's default-deny does not hide
+ *	   the rows olink admits, and
+ *	 - one restrictive policy, for reading and for checking new rows:
+ *		   (olink._grant_live(g1) AND filter1) OR (olink._grant_live(g2) AND filter2) ...
+ *	   over every grant of the counterpart on the relation that carries the
+ *	   command.  Being restrictive, it also bounds any native permissive
+ *	   policy the DBA has.
+ * The guard olink._grant_live(g) asks the registry cache whether grant g is
+ * in force for the session's purpose right now, so one plan serves every
+ * purpose and every moment: a cached plan never keeps rows of a grant that
+ * has expired, been revoked or belongs to another purpose.  A change to the
+ * set of grants invalidates the relation's relcache entry, so plans are
+ * rebuilt with the new set.
+ *
+ * For an internal session on a protected table that had no row security of
+ * its own, the hook returns a permissive `true` (folded away by the
+ * planner), so that enabling row security changes nothing it sees.
+ *
+ * Row filters are parsed here, with search_path = pg_catalog so that a
+ * session cannot redirect a function or operator a filter names.  A filter
+ * that no longer parses (a column dropped or renamed) admits no row, and
+ * enforce.c refuses statements that need it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_clause.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
+#include "parser/parser.h"
+#include "rewrite/rowsecurity.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "olink.h"
+
+PG_FUNCTION_INFO_V1(olink_check_row_filter);
+PG_FUNCTION_INFO_V1(olink_grant_live_fn);
+
+static row_security_policy_hook_type prev_permissive = NULL;
+static row_security_policy_hook_type prev_restrictive = NULL;
+
+/* ---------------------------------------------------------------------
+ * Row filters
+ * ---------------------------------------------------------------------
+ */
+
+static void
+filter_error(const char *filter, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("row filter must be a single boolean expression"),
+			 errdetail("%s", why),
+			 errcontext("row filter: %s", filter)));
+}
+
+/*
+ * Parses `filter` as a boolean expression over the columns of rel, the way
+ * PostgreSQL parses a policy's USING clause.  Returns the expression with
+ * Vars of varno 1; *columns, when asked, gets the names of the columns used.
+ */
+Node *
+olink_parse_row_filter(Relation rel, const char *filter, List **columns)
+{
+	char	   *sql = psprintf("SELECT 1 WHERE (%s)", filter);
+	List	   *raw;
+	RawStmt    *rs;
+	SelectStmt *sel;
+	ParseState *pstate;
+	ParseNamespaceItem *nsitem;
+	Node	   *qual;
+	int			save_nestlevel;
+
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1)
+		filter_error(filter, "It must not end one statement and start another.");
+	rs = linitial_node(RawStmt, raw);
+	if (!IsA(rs->stmt, SelectStmt))
+		filter_error(filter, "It is not an expression.");
+	sel = (SelectStmt *) rs->stmt;
+	if (sel->op != SETOP_NONE || sel->fromClause != NIL || sel->intoClause != NULL ||
+		sel->distinctClause != NIL || sel->groupClause != NIL || sel->havingClause != NULL ||
+		sel->windowClause != NIL || sel->valuesLists != NIL || sel->sortClause != NIL ||
+		sel->limitOffset != NULL || sel->limitCount != NULL || sel->lockingClause != NIL ||
+		sel->withClause != NULL || list_length(sel->targetList) != 1 ||
+		sel->whereClause == NULL)
+		filter_error(filter, "It must not contain clauses of a query.");
+
+	pstate = make_parsestate(NULL);
+	pstate->p_sourcetext = sql;
+	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, NULL, false, false);
+	addNSItemToQuery(pstate, nsitem, false, true, true);
+	qual = transformWhereClause(pstate, sel->whereClause, EXPR_KIND_POLICY, "POLICY");
+	assign_expr_collations(pstate, qual);
+
+	if (pstate->p_hasSubLinks)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("row filter must not contain subqueries"),
+				 errdetail("A row filter is an expression over the columns of relation \"%s\".",
+						   RelationGetRelationName(rel)),
+				 errcontext("row filter: %s", filter)));
+	if (contain_volatile_functions(qual))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("row filter must not call volatile functions"),
+				 errdetail("A row filter must give the same answer for a row throughout a statement."),
+				 errcontext("row filter: %s", filter)));
+
+	if (columns != NULL)
+	{
+		Bitmapset  *atts = NULL;
+		int			x = -1;
+
+		pull_varattnos(qual, 1, &atts);
+		*columns = NIL;
+		while ((x = bms_next_member(atts, x)) >= 0)
+		{
+			AttrNumber	att = x + FirstLowInvalidHeapAttributeNumber;
+
+			if (att > 0)
+				*columns = lappend(*columns,
+								   get_attname(RelationGetRelid(rel), att, false));
+		}
+	}
+	free_parsestate(pstate);
+	AtEOXact_GUC(true, save_nestlevel);
+	return qual;
+}
+
+/*
+ * Makes sure g's filter is parsed.  A filter that fails to parse is marked
+ * broken (with the reason) instead of raising: the caller decides whether
+ * that refuses the statement.  rel may be NULL; the relation is then opened
+ * here.
+ */
+bool
+olink_grant_filter_usable(OlinkGrant *g, Relation rel)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Relation	opened = NULL;
+
+	if (g->filter_state == OLINK_FILTER_OK)
+		return true;
+	if (g->filter_state == OLINK_FILTER_BROKEN)
+		return false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		Node	   *expr;
+
+		if (rel == NULL)
+			rel = opened = table_open(g->relid, AccessShareLock);
+		expr = olink_parse_row_filter(rel, g->row_filter, NULL);
+		if (opened)
+			table_close(opened, NoLock);
+		MemoryContextSwitchTo(olink_registry_cxt);
+		g->filter_expr = copyObject(expr);
+		g->filter_state = OLINK_FILTER_OK;
+		MemoryContextSwitchTo(oldcxt);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		g->filter_error = MemoryContextStrdup(olink_registry_cxt, edata->message);
+		g->filter_state = OLINK_FILTER_BROKEN;
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return g->filter_state == OLINK_FILTER_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Policies
+ * ---------------------------------------------------------------------
+ */
+
+static int
+cmd_priv(CmdType cmd)
+{
+	switch (cmd)
+	{
+		case CMD_SELECT:
+			return OLINK_PRIV_SELECT;
+		case CMD_INSERT:
+			return OLINK_PRIV_INSERT;
+		case CMD_UPDATE:
+			return OLINK_PRIV_UPDATE;
+		case CMD_DELETE:
+			return OLINK_PRIV_DELETE;
+		default:
+			return 0;
+	}
+}
+
+static RowSecurityPolicy *
+make_policy(const char *name, Expr *qual, bool permissive)
+{
+	RowSecurityPolicy *p = palloc0(sizeof(RowSecurityPolicy));
+	Datum		role = ObjectIdGetDatum(ACL_ID_PUBLIC);
+
+	p->policy_name = pstrdup(name);
+	p->polcmd = '*';
+	p->roles = construct_array(&role, 1, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
+	p->permissive = permissive;
+	p->qual = qual;
+	p->with_check_qual = copyObject(qual);
+	p->hassublinks = false;
+	return p;
+}
+
+/* OR over the counterpart's grants on rel carrying the command, each behind its guard */
+static Expr *
+grants_qual(OlinkRelation *r, int priv, Relation rel)
+{
+	List	   *arms = NIL;
+	ListCell   *lc;
+	Oid			guard_fn = olink_grant_live_function();
+
+	foreach(lc, r->grants)
+	{
+		OlinkGrant *g = lfirst(lc);
+		Expr	   *guard;
+
+		if (!(g->privs & priv))
+			continue;
+		if (g->missing_column != NULL || !olink_grant_filter_usable(g, rel))
+			continue;			/* admits no row; enforce.c explains the refusal */
+		guard = (Expr *) makeFuncExpr(guard_fn, BOOLOID,
+									  list_make1(makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
+														   Int64GetDatum(g->id), false,
+														   FLOAT8PASSBYVAL)),
+									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		if (g->filter_expr != NULL)
+			arms = lappend(arms, make_andclause(list_make2(guard, copyObject(g->filter_expr))));
+		else
+			arms = lappend(arms, guard);
+	}
+	if (arms == NIL)
+		return (Expr *) makeBoolConst(false, false);
+	if (list_length(arms) == 1)
+		return linitial(arms);
+	return make_orclause(arms);
+}
+
+/* is rel protected by olink, and does this session see it unrestricted? */
+static OlinkRelation *
+protected_relation(OlinkSession *s, Relation rel)
+{
+	OlinkRelation *r;
+
+	if (!s->installed)
+		return NULL;
+	r = olink_find_relation(s, RelationGetRelid(rel));
+	if (r == NULL || !r->protected)
+		return NULL;
+	return r;
+}
+
+static bool
+enforcing(OlinkSession *s)
+{
+	return s->is_counterpart && olink_enforce;
+}
+
+static List *
+olink_policies_permissive(CmdType cmdtype, Relation relation)
+{
+	List	   *result = prev_permissive ? prev_permissive(cmdtype, relation) : NIL;
+	OlinkSession *s;
+	OlinkRelation *r;
+
+	if (olink_in_registry_read)
+		return result;
+	s = olink_session();
+	r = protected_relation(s, relation);
+	if (r == NULL)
+		return result;
+	if (!enforcing(s))
+	{
+		/* keep row security invisible to internal sessions on tables that had none */
+		if (r->native_rls)
+			return result;
+		if (relation->rd_rsdesc != NULL && relation->rd_rsdesc->policies != NIL)
+			return result;
+	}
+	return lappend(result, make_policy("olink", (Expr *) makeBoolConst(true, false), true));
+}
+
+static List *
+olink_policies_restrictive(CmdType cmdtype, Relation relation)
+{
+	List	   *result = prev_restrictive ? prev_restrictive(cmdtype, relation) : NIL;
+	OlinkSession *s;
+	OlinkRelation *r;
+
+	if (olink_in_registry_read)
+		return result;
+	s = olink_session();
+	r = protected_relation(s, relation);
+	if (r == NULL || !enforcing(s))
+		return result;
+	return lappend(result, make_policy("olink", grants_qual(r, cmd_priv(cmdtype), relation), false));
+}
+
+void
+olink_rowsec_init(void)
+{
+	prev_permissive = row_security_policy_hook_permissive;
+	row_security_policy_hook_permissive = olink_policies_permissive;
+	prev_restrictive = row_security_policy_hook_restrictive;
+	row_security_policy_hook_restrictive = olink_policies_restrictive;
+}
+
+/* ---------------------------------------------------------------------
+ * SQL-callable
+ * ---------------------------------------------------------------------
+ */
+
+/* olink._check_row_filter(relation, filter) → the columns it uses; errors if unusable */
+Datum
+olink_check_row_filter(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *filter = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Relation	rel = table_open(relid, AccessShareLock);
+	List	   *columns = NIL;
+	Datum	   *elems;
+	ListCell   *lc;
+	int			i = 0;
+
+	(void) olink_parse_row_filter(rel, filter, &columns);
+	table_close(rel, AccessShareLock);
+
+	elems = palloc(sizeof(Datum) * Max(list_length(columns), 1));
+	foreach(lc, columns)
+		elems[i++] = DirectFunctionCall1(namein, CStringGetDatum((char *) lfirst(lc)));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, i, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+}
+
+/*
+ * olink._grant_live(grant_id): the guard in every counterpart row policy.
+ * Called for each row, so it only probes the cache.  False for anything it
+ * does not know: an unknown grant admits no row.
+ */
+Datum
+olink_grant_live_fn(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	OlinkSession *s = olink_session();
+	OlinkGrant *g;
+
+	if (!s->installed || !s->is_counterpart)
+		PG_RETURN_BOOL(false);
+	g = olink_find_grant(s, id);
+	if (g == NULL || g->missing_column != NULL || g->filter_state == OLINK_FILTER_BROKEN)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(olink_grant_live(s, g));
+}
