@@ -74,6 +74,9 @@ static QueryDesc *checked_query = NULL;
 static TimestampTz checked_at = 0;
 static uint64 checked_generation = 0;
 
+/* the range table olink_ExecutorStart has just checked, before the native check */
+static List *prechecked_rtable = NIL;
+
 /*
  * Range tables of this session's cursors, kept from DECLARE so that a FETCH
  * from a WITH HOLD cursor (served from its materialised store) is checked
@@ -409,12 +412,27 @@ olink_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
 	if (prev_ExecutorCheckPerms &&
 		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
 		return false;
+	/* already checked by olink_ExecutorStart for this very query */
+	if (rangeTable != NIL && rangeTable == prechecked_rtable)
+	{
+		prechecked_rtable = NIL;
+		return true;
+	}
 	return olink_check_range_table(rangeTable, ereport_on_violation);
 }
 
 static void
 olink_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	/*
+	 * Check before PostgreSQL's own privilege check, so that a counterpart
+	 * refused on both grounds learns olink's reason (which names what is
+	 * missing) rather than the bare native one.
+	 */
+	prechecked_rtable = NIL;
+	if (olink_check_range_table(queryDesc->plannedstmt->rtable, true))
+		prechecked_rtable = queryDesc->plannedstmt->rtable;
+
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else

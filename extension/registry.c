@@ -26,6 +26,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -77,6 +78,13 @@ static uint64 purpose_round = 0;
 static bool purpose_round_valid = false;
 
 static Oid	grant_live_funcoid = InvalidOid;
+
+/* entry of session.grants */
+typedef struct GrantSlot
+{
+	int64		id;				/* hash key */
+	OlinkGrant *grant;
+} GrantSlot;
 
 static void
 olink_relcache_callback(Datum arg, Oid relid)
@@ -263,7 +271,7 @@ load_grants(void)
 		int			n;
 		char	  **privs;
 		int			j;
-		OlinkGrant **slot;
+		GrantSlot  *slot;
 		bool		found;
 
 		g->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
@@ -310,7 +318,7 @@ load_grants(void)
 		r = relation_entry(g->relid);
 		r->grants = lappend(r->grants, g);
 		slot = hash_search(session.grants, &g->id, HASH_ENTER, &found);
-		*slot = g;
+		slot->grant = g;
 		MemoryContextSwitchTo(old);
 	}
 }
@@ -409,6 +417,8 @@ registry_load_once(void)
 	int			i;
 	HASHCTL		ctl;
 	bool		keep = true;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	MemoryContextReset(olink_registry_cxt);
 	memset(&session, 0, sizeof(session));
@@ -445,10 +455,14 @@ registry_load_once(void)
 	session.relations = hash_create("olink relations", 64, &ctl,
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(int64) + sizeof(OlinkGrant *);
+	ctl.entrysize = sizeof(GrantSlot);
 	session.grants = hash_create("olink grants", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
+	/* the registry is not readable by the session user: read it as the bootstrap superuser */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	olink_in_registry_read = true;
 	PG_TRY();
 	{
@@ -466,6 +480,7 @@ registry_load_once(void)
 	PG_FINALLY();
 	{
 		olink_in_registry_read = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
 
@@ -518,12 +533,12 @@ olink_find_relation(OlinkSession *s, Oid relid)
 OlinkGrant *
 olink_find_grant(OlinkSession *s, int64 grant_id)
 {
-	OlinkGrant **slot;
+	GrantSlot  *slot;
 
 	if (s->grants == NULL)
 		return NULL;
 	slot = hash_search(s->grants, &grant_id, HASH_FIND, NULL);
-	return slot ? *slot : NULL;
+	return slot ? slot->grant : NULL;
 }
 
 static bool
