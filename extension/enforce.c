@@ -244,11 +244,16 @@ no_grant_detail(OlinkSession *s, OlinkRelation *r, int priv, const char *relname
 		}
 	}
 	if (for_purpose != NULL)
+	{
+		/* timestamptz_to_str returns a static buffer: copy each */
+		char	   *from = pstrdup(timestamptz_to_str(for_purpose->valid_from));
+		char	   *until = TIMESTAMP_IS_NOEND(for_purpose->valid_until) ? "further notice" :
+			pstrdup(timestamptz_to_str(for_purpose->valid_until));
+
 		return errdetail("Grant %lld allows %s on relation \"%s\" for purpose \"%s\" only from %s until %s.",
 						 (long long) for_purpose->id, priv_name(priv), relname, olink_purpose,
-						 timestamptz_to_str(for_purpose->valid_from),
-						 TIMESTAMP_IS_NOEND(for_purpose->valid_until) ? "further notice" :
-						 timestamptz_to_str(for_purpose->valid_until));
+						 from, until);
+	}
 	if (any != NULL)
 		return errdetail("No grant of counterpart \"%s\" allows %s on relation \"%s\" for purpose \"%s\".",
 						 s->counterpart, priv_name(priv), relname, olink_purpose);
@@ -356,8 +361,7 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 		if (!olink_purpose_valid(s, now))
 			DENY(errmsg("purpose \"%s\" is not registered for counterpart \"%s\"",
 						olink_purpose, s->counterpart),
-				 errdetail("No agreement of the counterpart in force at %s lists this purpose.",
-						   timestamptz_to_str(now)));
+				 errdetail("No agreement of the counterpart in force now lists this purpose."));
 
 		r = olink_find_relation(s, rte->relid);
 		if (r == NULL || !r->protected)
@@ -600,6 +604,13 @@ check_utility(OlinkSession *s, Node *parsetree)
 			{
 				VariableSetStmt *stmt = (VariableSetStmt *) parsetree;
 
+				/*
+				 * SET/RESET SESSION AUTHORIZATION is open only to sessions
+				 * a superuser authenticated; it must stay usable to leave a
+				 * suspended identity.
+				 */
+				if (stmt->name && strcmp(stmt->name, "session_authorization") == 0)
+					break;
 				(void) olink_check_identity(s, true);
 				if (is_olink_setting(stmt->name) &&
 					pg_strcasecmp(stmt->name, "olink.purpose") != 0)

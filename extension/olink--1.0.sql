@@ -605,7 +605,7 @@ BEGIN
         RAISE EXCEPTION 'grant % does not exist', grant_id USING ERRCODE = 'undefined_object';
     END IF;
     IF g.revoked_at IS NOT NULL THEN
-        RAISE EXCEPTION 'grant % was already revoked at %', grant_id, g.revoked_at
+        RAISE EXCEPTION 'grant % is already revoked', grant_id
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     UPDATE @extschema@.access_grant a

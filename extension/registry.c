@@ -438,15 +438,6 @@ registry_load_once(void)
 		if (!OidIsValid(registry_relids[i]))
 			return true;
 	}
-	{
-		Oid			argtype = INT8OID;
-
-		grant_live_funcoid = LookupFuncName(list_make2(makeString("olink"),
-													   makeString("_grant_live")),
-											1, &argtype, true);
-		if (!OidIsValid(grant_live_funcoid))
-			return true;
-	}
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(Oid);
@@ -459,13 +450,21 @@ registry_load_once(void)
 	session.grants = hash_create("olink grants", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	/* the registry is not readable by the session user: read it as the bootstrap superuser */
+	/*
+	 * The registry is not readable by the session user: read it, and look up
+	 * olink's schema objects, as the bootstrap superuser.
+	 */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	olink_in_registry_read = true;
 	PG_TRY();
 	{
+		Oid			argtype = INT8OID;
+
+		grant_live_funcoid = LookupFuncName(list_make2(makeString("olink"),
+													   makeString("_grant_live")),
+											1, &argtype, false);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "olink: SPI_connect failed");
 		load_protected();
@@ -671,8 +670,7 @@ olink_require_purpose(OlinkSession *s, const char *purpose)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("purpose \"%s\" is not registered for counterpart \"%s\"",
 						purpose, s->counterpart),
-				 errdetail("No agreement of the counterpart in force at %s lists this purpose.",
-						   timestamptz_to_str(now)),
+				 errdetail("No agreement of the counterpart in force now lists this purpose."),
 				 errhint("An administrator registers purposes with olink.add_agreement().")));
 }
 

@@ -74,13 +74,24 @@ static row_security_policy_hook_type prev_restrictive = NULL;
  */
 
 static void
-filter_error(const char *filter, const char *why)
+filter_error(const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_SYNTAX_ERROR),
 			 errmsg("row filter must be a single boolean expression"),
-			 errdetail("%s", why),
-			 errcontext("row filter: %s", filter)));
+			 errdetail("%s", why)));
+}
+
+/*
+ * Errors raised while parsing a filter name the filter, not the position in
+ * whatever statement happened to trigger the parse.
+ */
+static void
+row_filter_error_context(void *arg)
+{
+	errposition(0);
+	internalerrposition(0);
+	errcontext("row filter: %s", (const char *) arg);
 }
 
 /*
@@ -99,6 +110,12 @@ olink_parse_row_filter(Relation rel, const char *filter, List **columns)
 	ParseNamespaceItem *nsitem;
 	Node	   *qual;
 	int			save_nestlevel;
+	ErrorContextCallback errcallback;
+
+	errcallback.callback = row_filter_error_context;
+	errcallback.arg = (void *) filter;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
@@ -106,10 +123,10 @@ olink_parse_row_filter(Relation rel, const char *filter, List **columns)
 
 	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
 	if (list_length(raw) != 1)
-		filter_error(filter, "It must not end one statement and start another.");
+		filter_error("It must not end one statement and start another.");
 	rs = linitial_node(RawStmt, raw);
 	if (!IsA(rs->stmt, SelectStmt))
-		filter_error(filter, "It is not an expression.");
+		filter_error("It is not an expression.");
 	sel = (SelectStmt *) rs->stmt;
 	if (sel->op != SETOP_NONE || sel->fromClause != NIL || sel->intoClause != NULL ||
 		sel->distinctClause != NIL || sel->groupClause != NIL || sel->havingClause != NULL ||
@@ -117,7 +134,7 @@ olink_parse_row_filter(Relation rel, const char *filter, List **columns)
 		sel->limitOffset != NULL || sel->limitCount != NULL || sel->lockingClause != NIL ||
 		sel->withClause != NULL || list_length(sel->targetList) != 1 ||
 		sel->whereClause == NULL)
-		filter_error(filter, "It must not contain clauses of a query.");
+		filter_error("It must not contain clauses of a query.");
 
 	pstate = make_parsestate(NULL);
 	pstate->p_sourcetext = sql;
@@ -131,14 +148,12 @@ olink_parse_row_filter(Relation rel, const char *filter, List **columns)
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("row filter must not contain subqueries"),
 				 errdetail("A row filter is an expression over the columns of relation \"%s\".",
-						   RelationGetRelationName(rel)),
-				 errcontext("row filter: %s", filter)));
+						   RelationGetRelationName(rel))));
 	if (contain_volatile_functions(qual))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("row filter must not call volatile functions"),
-				 errdetail("A row filter must give the same answer for a row throughout a statement."),
-				 errcontext("row filter: %s", filter)));
+				 errdetail("A row filter must give the same answer for a row throughout a statement.")));
 
 	if (columns != NULL)
 	{
@@ -158,6 +173,7 @@ olink_parse_row_filter(Relation rel, const char *filter, List **columns)
 	}
 	free_parsestate(pstate);
 	AtEOXact_GUC(true, save_nestlevel);
+	error_context_stack = errcallback.previous;
 	return qual;
 }
 

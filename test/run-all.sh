@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs every olink test suite and ends with one line: "N passed, N failed".
+#
+#   pg_regress   sql/*.sql against expected/*.out        (one count per test file)
+#   isolation    test/specs/*.spec                        (one count per spec)
+#   pgTAP        test/pgtap/*.sql through pg_prove         (one count per assertion)
+#
+# PostgreSQL refuses to run as root, so the suites run as the postgres OS user in a copy of the
+# test files under a temporary directory; every server they start is a throw-away instance that
+# is stopped before this script returns.  Exits non-zero when anything failed.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+pgxs=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")
+runas=()
+[ "$(id -u)" -eq 0 ] && runas=(runuser -u postgres --)
+
+passed=0
+failed=0
+work=$(mktemp -d /tmp/olink-test.XXXXXX)
+pgtap_data=""
+cleanup() {
+  if [ -n "$pgtap_data" ] && [ -f "$pgtap_data/postmaster.pid" ]; then
+    "${runas[@]}" "$bindir/pg_ctl" -D "$pgtap_data" -m immediate stop >/dev/null 2>&1
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== build and install"
+make -C "$top" -s >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+make -C "$top" -s install >/dev/null || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+cp -r "$top/sql" "$top/expected" "$top/test" "$work/"
+chown -R postgres "$work" 2>/dev/null || true
+
+# --- pg_regress -------------------------------------------------------------------------------
+tests=$(sed -n 's/^REGRESS[[:space:]]*=[[:space:]]*//p' "$top/Makefile")
+echo "== pg_regress: $tests"
+(cd "$work" && "${runas[@]}" "$pgxs/../test/regress/pg_regress" \
+    --bindir="$bindir" --inputdir=. --outputdir=regress \
+    --temp-instance=tmp_regress --temp-config=test/regress.conf \
+    --dbname=contrib_regression $tests) > "$work/regress.log" 2>&1
+cat "$work/regress.log"
+p=$(grep -cE '^(test| )?[[:space:]]*[a-z_0-9]+[[:space:]]+\.\.\. ok' "$work/regress.log")
+f=$(grep -cE '\.\.\. FAILED' "$work/regress.log")
+passed=$((passed + p)); failed=$((failed + f))
+if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+if [ -s "$work/regress/regression.diffs" ]; then
+  echo "-- regression.diffs:"; cat "$work/regress/regression.diffs"
+  # keep the actual output beside the sources (git-ignored) for inspection
+  rm -rf "$top/results"; cp -r "$work/regress/results" "$top/results" 2>/dev/null
+fi
+
+# --- isolation --------------------------------------------------------------------------------
+specs=$(cd "$top/test/specs" 2>/dev/null && ls *.spec 2>/dev/null | sed 's/\.spec$//' | tr '\n' ' ')
+if [ -n "$specs" ]; then
+  echo "== isolation: $specs"
+  (cd "$work/test" && "${runas[@]}" "$pgxs/../test/isolation/pg_isolation_regress" \
+      --bindir="$bindir" --inputdir=. --outputdir=isolation \
+      --temp-instance=tmp_isolation --temp-config=regress.conf \
+      --dbname=isolation_regression $specs) > "$work/isolation.log" 2>&1
+  cat "$work/isolation.log"
+  p=$(grep -cE '\.\.\. ok' "$work/isolation.log")
+  f=$(grep -cE '\.\.\. FAILED' "$work/isolation.log")
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  [ -s "$work/test/isolation/regression.diffs" ] && { echo "-- isolation diffs:"; cat "$work/test/isolation/regression.diffs"; }
+fi
+
+# --- pgTAP ------------------------------------------------------------------------------------
+if ls "$top"/test/pgtap/*.sql >/dev/null 2>&1; then
+  echo "== pgTAP"
+  pgtap_data="$work/pgtap-data"
+  port=$(( 56000 + RANDOM % 2000 ))
+  "${runas[@]}" "$bindir/initdb" -D "$pgtap_data" -A trust -U postgres >/dev/null
+  cat "$top/test/regress.conf" >> "$pgtap_data/postgresql.conf"
+  printf "port = %s\nlisten_addresses = ''\nunix_socket_directories = '%s'\n" "$port" "$work" >> "$pgtap_data/postgresql.conf"
+  "${runas[@]}" "$bindir/pg_ctl" -D "$pgtap_data" -l "$work/pgtap-server.log" -w start >/dev/null
+  "${runas[@]}" "$bindir/createdb" -h "$work" -p "$port" -U postgres olink_tap
+  "${runas[@]}" "$bindir/psql" -h "$work" -p "$port" -U postgres -X -q -d olink_tap \
+      -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION olink'
+  (cd "$work" && "${runas[@]}" pg_prove -h "$work" -p "$port" -U postgres -d olink_tap \
+      --verbose test/pgtap/*.sql) > "$work/pgtap.log" 2>&1
+  cat "$work/pgtap.log"
+  p=$(grep -cE '^ok [0-9]+' "$work/pgtap.log")
+  f=$(grep -cE '^not ok [0-9]+' "$work/pgtap.log")
+  passed=$((passed + p)); failed=$((failed + f))
+  # a file that died before its plan finished counts as a failure too
+  if grep -qE 'Result: FAIL' "$work/pgtap.log" && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  "${runas[@]}" "$bindir/pg_ctl" -D "$pgtap_data" -m fast stop >/dev/null
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
