@@ -359,9 +359,23 @@ load_identity(void)
 {
 	Oid			argtypes[1] = {NAMEOID};
 	Datum		values[1];
-	char	   *login = GetUserNameFromId(GetSessionUserId(), false);
+	char	   *login = GetUserNameFromId(GetSessionUserId(), true);
 	MemoryContext old;
 
+	if (login == NULL)
+	{
+		/*
+		 * The session user was dropped while connected.  Nothing proves it
+		 * was not a credential, so it is treated as a revoked one.
+		 */
+		old = MemoryContextSwitchTo(olink_registry_cxt);
+		session.is_counterpart = true;
+		session.credential_active = false;
+		session.login = pstrdup("(dropped role)");
+		session.counterpart = pstrdup("(unknown)");
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	values[0] = CStringGetDatum(login);
 	values[0] = DirectFunctionCall1(namein, values[0]);
 	registry_query("SELECT c.counterpart_id, c.name, c.status = 'active', cr.status = 'active'"

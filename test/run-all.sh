@@ -66,7 +66,11 @@ if [ -n "$specs" ]; then
   f=$(grep -cE '\.\.\. FAILED' "$work/isolation.log")
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
-  [ -s "$work/test/isolation/regression.diffs" ] && { echo "-- isolation diffs:"; cat "$work/test/isolation/regression.diffs"; }
+  if [ -s "$work/test/isolation/regression.diffs" ]; then
+    echo "-- isolation diffs:"; cat "$work/test/isolation/regression.diffs"
+    mkdir -p "$top/results"; rm -rf "$top/results/isolation"
+    cp -r "$work/test/isolation/results" "$top/results/isolation" 2>/dev/null
+  fi
 fi
 
 # --- pgTAP ------------------------------------------------------------------------------------
