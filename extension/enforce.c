@@ -50,6 +50,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/cmdtag.h"
@@ -668,6 +669,45 @@ check_utility(OlinkSession *s, Node *parsetree)
 	}
 }
 
+/* is this DROP EXTENSION naming olink? */
+static bool
+drops_olink(Node *parsetree)
+{
+	DropStmt   *stmt;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt))
+		return false;
+	stmt = (DropStmt *) parsetree;
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		if (strcmp(strVal(lfirst(lc)), "olink") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Before the registry disappears, give the protected tables back: row
+ * security off where olink turned it on, counterparts' native privileges
+ * revoked.  Runs in the dropping transaction, so a failed drop undoes it.
+ */
+static void
+release_protected_tables(void)
+{
+	OlinkSession *s = olink_session();
+
+	if (!s->installed)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "olink: SPI_connect failed");
+	if (SPI_execute("SELECT olink._release_all()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not release protected tables");
+	SPI_finish();
+}
+
 static void
 olink_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					 ProcessUtilityContext context, ParamListInfo params,
@@ -682,6 +722,8 @@ olink_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		s = olink_counterpart_session();
 		if (s != NULL)
 			check_utility(s, parsetree);
+		else if (drops_olink(parsetree))
+			release_protected_tables();
 	}
 
 	if (prev_ProcessUtility)

@@ -281,6 +281,30 @@ BEGIN
 END
 $$;
 
+-- run by the ProcessUtility hook just before DROP EXTENSION olink: gives every protected table back
+-- as it was (row security off unless it had its own) and takes the counterparts' native privileges
+-- away, so that dropping olink neither hides rows from internal roles nor opens them to counterparts
+CREATE FUNCTION @extschema@._release_all()
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    c record;
+BEGIN
+    FOR p IN SELECT pr.relid, pr.native_rls FROM @extschema@.protected_relation pr
+              WHERE EXISTS (SELECT FROM pg_class r WHERE r.oid = pr.relid) LOOP
+        FOR c IN SELECT cp.role_name FROM @extschema@.counterpart cp
+                  WHERE EXISTS (SELECT FROM pg_roles r WHERE r.rolname = cp.role_name) LOOP
+            EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', p.relid, c.role_name);
+        END LOOP;
+        IF NOT p.native_rls THEN
+            EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', p.relid);
+        END IF;
+    END LOOP;
+END
+$$;
+
 /*
  * Admin functions.  All are SECURITY DEFINER with a pinned search_path, revoked from PUBLIC and
  * granted to olink_admin; each validates everything before it writes anything.

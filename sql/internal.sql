@@ -61,6 +61,21 @@ SELECT olink.unprotect(relation => 'ledger');
 SELECT olink.unprotect(relation => 'guarded');
 SELECT relname, relrowsecurity FROM pg_class WHERE relname IN ('ledger', 'guarded') ORDER BY relname;
 
+-- dropping the extension gives protected tables back and cuts counterparts off
+SELECT olink.protect(relation => 'ledger', description => 'Ledger');
+SELECT olink.add_counterpart(name => 'leaver', necessity => 'x', approved_by => 'board', approved_on => '2026-01-01');
+SELECT olink.add_agreement(counterpart => 'leaver', title => 'm', purposes => ARRAY['p'], valid_from => '2026-01-01',
+                           staff_duties => 'd', disposal_terms => 'd');
+SELECT olink.grant_access(counterpart => 'leaver', relation => 'ledger', privileges => ARRAY['select'],
+                          row_filter => $$district = 'east'$$, purposes => ARRAY['p']) > 0 AS granted;
+SELECT has_table_privilege('leaver', 'ledger', 'SELECT') AS leaver_can_read;
 DROP EXTENSION olink;
+SELECT relrowsecurity FROM pg_class WHERE relname = 'ledger';
+SELECT has_table_privilege('leaver', 'ledger', 'SELECT') AS leaver_can_read;
+SET SESSION AUTHORIZATION clerk;
+SELECT count(*) FROM ledger;
+RESET SESSION AUTHORIZATION;
+
 DROP TABLE plain, ledger, guarded;
-DROP ROLE clerk, ledger_owner;
+DROP OWNED BY leaver;
+DROP ROLE clerk, ledger_owner, leaver;
