@@ -143,6 +143,37 @@ CREATE TRIGGER registry_truncated AFTER TRUNCATE ON @extschema@.access_grant
 CREATE TRIGGER registry_truncated AFTER TRUNCATE ON @extschema@.protected_relation
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
 
+-- Registry rows are evidence (who was allowed what, when, on whose approval), and a credential row
+-- that vanished would turn a counterpart session into an unrestricted internal one: rows are ended
+-- (revoked, suspended), never deleted.
+CREATE FUNCTION @extschema@._keep_history()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'rows of %.% cannot be deleted', TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'object_in_use',
+              DETAIL = 'Registry rows are kept as evidence of past connections.',
+              HINT = 'End them instead: olink.revoke_access(), olink.suspend_counterpart().';
+END
+$$;
+CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.counterpart
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.agreement
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.credential
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.access_grant
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.counterpart
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.agreement
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.credential
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.access_grant
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+
 /*
  * C helpers.
  */

@@ -163,6 +163,12 @@ SELECT olink.resume_counterpart(name => 'welfare', reason => 'Review passed');
 SELECT name, status, status_reason FROM olink.counterparts ORDER BY counterpart_id;
 SELECT reg.counts();
 
+-- registry rows are ended, never deleted: not even a superuser deletes a credential by mistake
+DELETE FROM olink.credential;
+DELETE FROM olink.access_grant WHERE grant_id = :g1;
+TRUNCATE olink.counterpart CASCADE;
+SELECT reg.counts();
+
 -- nothing of the registry is usable by PUBLIC
 CREATE ROLE reg_public LOGIN;
 SET SESSION AUTHORIZATION reg_public;
