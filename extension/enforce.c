@@ -136,6 +136,15 @@ olink_check_identity(OlinkSession *s, bool ereport_on_violation)
 	return true;
 }
 
+/* a relation's name, for messages only: looked up when a statement is refused */
+static const char *
+rel_name(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	return name ? name : "?";
+}
+
 static const char *
 priv_name(int priv)
 {
@@ -268,8 +277,7 @@ no_grant_detail(OlinkSession *s, OlinkRelation *r, int priv, const char *relname
  */
 static bool
 check_privilege(OlinkSession *s, OlinkRelation *r, RangeTblEntry *rte, int priv,
-				Bitmapset *cols, const char *relname, bool *filtered,
-				bool ereport_on_violation)
+				Bitmapset *cols, bool *filtered, bool ereport_on_violation)
 {
 	ListCell   *lc;
 	int			live = 0;
@@ -283,27 +291,27 @@ check_privilege(OlinkSession *s, OlinkRelation *r, RangeTblEntry *rte, int priv,
 			continue;
 		live++;
 		if (g->missing_column != NULL)
-			DENY(errmsg("permission denied for relation \"%s\"", relname),
+			DENY(errmsg("permission denied for relation \"%s\"", rel_name(rte->relid)),
 				 errdetail("Grant %lld names column \"%s\", which no longer exists; the grant is not usable until it is replaced.",
 						   (long long) g->id, g->missing_column));
 		if (!grant_covers(g, cols, rte->relid, &missing))
 			DENY(errmsg("permission denied for column \"%s\" of relation \"%s\"",
-						get_attname(rte->relid, missing, false), relname),
+						get_attname(rte->relid, missing, false), rel_name(rte->relid)),
 				 errdetail("Grant %lld, in force for purpose \"%s\", does not include this column for %s.",
 						   (long long) g->id, olink_purpose, priv_name(priv)),
 				 errhint("Every grant in force on a relation must include each column a statement uses."));
 		if (g->row_filter != NULL)
 		{
 			if (!olink_grant_filter_usable(g, NULL))
-				DENY(errmsg("permission denied for relation \"%s\"", relname),
+				DENY(errmsg("permission denied for relation \"%s\"", rel_name(rte->relid)),
 					 errdetail("The row filter of grant %lld can no longer be evaluated: %s.",
 							   (long long) g->id, g->filter_error));
 			*filtered = true;
 		}
 	}
 	if (live == 0)
-		DENY(errmsg("permission denied for relation \"%s\"", relname),
-			 no_grant_detail(s, r, priv, relname));
+		DENY(errmsg("permission denied for relation \"%s\"", rel_name(rte->relid)),
+			 no_grant_detail(s, r, priv, rel_name(rte->relid)));
 	return true;
 }
 
@@ -331,7 +339,6 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 		RangeTblEntry *rte = lfirst(lc);
 		AclMode		required;
 		OlinkRelation *r;
-		const char *relname;
 		bool		filtered = false;
 
 		if (rte->rtekind != RTE_RELATION)
@@ -347,17 +354,13 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 		{
 			if ((required & ~ACL_SELECT) == 0)
 				continue;
-			relname = get_rel_name(rte->relid);
-			DENY(errmsg("permission denied for relation \"%s\"", relname ? relname : "?"),
+			DENY(errmsg("permission denied for relation \"%s\"", rel_name(rte->relid)),
 				 errdetail("Counterpart sessions may only read system catalogs."));
 		}
 
-		relname = get_rel_name(rte->relid);
-		if (relname == NULL)
-			relname = "?";
 		if (olink_purpose == NULL || olink_purpose[0] == '\0')
 			DENY(errmsg("no purpose declared for this session"),
-				 errdetail("Relation \"%s\" may be accessed only under a declared purpose.", relname),
+				 errdetail("Relation \"%s\" may be accessed only under a declared purpose.", rel_name(rte->relid)),
 				 errhint("Declare one with SET olink.purpose or SELECT olink.begin_purpose(...)."));
 		if (!olink_purpose_valid(s, now))
 			DENY(errmsg("purpose \"%s\" is not registered for counterpart \"%s\"",
@@ -366,28 +369,28 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 
 		r = olink_find_relation(s, rte->relid);
 		if (r == NULL || !r->protected)
-			DENY(errmsg("permission denied for relation \"%s\"", relname),
+			DENY(errmsg("permission denied for relation \"%s\"", rel_name(rte->relid)),
 				 errdetail("Counterpart \"%s\" holds no grant on relation \"%s\".",
-						   s->counterpart, relname));
+						   s->counterpart, rel_name(rte->relid)));
 
 		if ((required & ACL_SELECT) &&
 			!check_privilege(s, r, rte, OLINK_PRIV_SELECT, OLINK_RTE_SELECTED_COLS(rte),
-							 relname, &filtered, ereport_on_violation))
+							 &filtered, ereport_on_violation))
 			return false;
 		if ((required & ACL_INSERT) &&
 			!check_privilege(s, r, rte, OLINK_PRIV_INSERT, OLINK_RTE_INSERTED_COLS(rte),
-							 relname, &filtered, ereport_on_violation))
+							 &filtered, ereport_on_violation))
 			return false;
 		if ((required & ACL_UPDATE) &&
 			!check_privilege(s, r, rte, OLINK_PRIV_UPDATE, OLINK_RTE_UPDATED_COLS(rte),
-							 relname, &filtered, ereport_on_violation))
+							 &filtered, ereport_on_violation))
 			return false;
 		if ((required & ACL_DELETE) &&
 			!check_privilege(s, r, rte, OLINK_PRIV_DELETE, NULL,
-							 relname, &filtered, ereport_on_violation))
+							 &filtered, ereport_on_violation))
 			return false;
 		if (required & ~(ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_DELETE))
-			DENY(errmsg("permission denied for relation \"%s\"", relname),
+			DENY(errmsg("permission denied for relation \"%s\"", rel_name(rte->relid)),
 				 errdetail("The statement needs a privilege olink grants cannot give."));
 
 		/* a row filter is only as good as PostgreSQL's willingness to apply it */
@@ -397,7 +400,7 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 			Oid			as = OidIsValid(OLINK_RTE_CHECK_AS_USER(rte)) ?
 				OLINK_RTE_CHECK_AS_USER(rte) : GetUserId();
 
-			DENY(errmsg("rows of relation \"%s\" cannot be limited for this access", relname),
+			DENY(errmsg("rows of relation \"%s\" cannot be limited for this access", rel_name(rte->relid)),
 				 errdetail("The relation is read with the rights of role \"%s\", to which row security does not apply.",
 						   GetUserNameFromId(as, false)),
 				 errhint("Read it through a view with security_invoker = true, or through a function owned by a role that neither owns the table nor bypasses row security."));
