@@ -91,14 +91,9 @@ olink_relcache_callback(Datum arg, Oid relid)
 {
 	int			i;
 
-	if (!session_valid)
+	/* a full reset, or a registry table: the cache is stale, even mid-load */
+	if (relid == InvalidOid)
 	{
-		inval_count++;
-		return;
-	}
-	if (relid == InvalidOid || !session.installed)
-	{
-		/* a full reset, or maybe CREATE EXTENSION olink */
 		session_valid = false;
 		inval_count++;
 		return;
@@ -112,13 +107,18 @@ olink_relcache_callback(Datum arg, Oid relid)
 			return;
 		}
 	}
+	if (!session_valid)
+		return;
+	/* not installed here: any new relation may be CREATE EXTENSION olink (cheap to recheck) */
+	if (!session.installed)
+	{
+		session_valid = false;
+		return;
+	}
 	/* a protected relation changed (a column dropped, renamed...): reparse its filters */
 	if (session.relations &&
 		hash_search(session.relations, &relid, HASH_FIND, NULL) != NULL)
-	{
 		session_valid = false;
-		inval_count++;
-	}
 }
 
 void

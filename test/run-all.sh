@@ -94,7 +94,7 @@ if ls "$top"/test/pgtap/*.sql >/dev/null 2>&1; then
   # a file that died before its plan finished counts as a failure too
   if grep -qE 'Result: FAIL' "$work/pgtap.log" && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
   if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
-  "${runas[@]}" "$bindir/pg_ctl" -D "$pgtap_data" -m fast stop >/dev/null
+  (cd / && "${runas[@]}" "$bindir/pg_ctl" -D "$pgtap_data" -m fast stop >/dev/null)
 fi
 
 echo "$passed passed, $failed failed"
