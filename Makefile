@@ -9,7 +9,7 @@ DATA         = $(wildcard extension/olink--*.sql)
 PG_CPPFLAGS  = -I$(srcdir)/extension
 PG_CFLAGS    = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
-REGRESS      = registry enforce bypass internal
+REGRESS      = registry enforce bypass redteam internal
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)

@@ -68,12 +68,16 @@
 static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* the query whose permissions ExecutorStart just checked */
 static QueryDesc *checked_query = NULL;
 static TimestampTz checked_at = 0;
 static uint64 checked_generation = 0;
+
+/* how deep this backend is inside ExecutorRun/ExecutorFinish */
+static int	exec_depth = 0;
 
 /* the range table olink_ExecutorStart has just checked, before the native check */
 static List *prechecked_rtable = NIL;
@@ -123,8 +127,9 @@ olink_counterpart_session(void)
 	return s;
 }
 
-bool
-olink_check_identity(OlinkSession *s, bool ereport_on_violation)
+/* credential and counterpart in good standing */
+static bool
+check_standing(OlinkSession *s, bool ereport_on_violation)
 {
 	if (!s->credential_active)
 		DENY(errmsg("credential \"%s\" is revoked", s->login),
@@ -133,6 +138,26 @@ olink_check_identity(OlinkSession *s, bool ereport_on_violation)
 	if (!s->counterpart_active)
 		DENY(errmsg("counterpart \"%s\" is suspended", s->counterpart),
 			 errdetail("No statement of a suspended counterpart is accepted."));
+	return true;
+}
+
+bool
+olink_check_identity(OlinkSession *s, bool ereport_on_violation)
+{
+	if (!check_standing(s, ereport_on_violation))
+		return false;
+
+	/*
+	 * SET ROLE may take a counterpart session only to its own group role: any
+	 * other role it is a member of could bypass row security or own a table,
+	 * and catalog views (pg_stats) answer by current_user.
+	 */
+	if (GetOuterUserId() != GetSessionUserId() && GetOuterUserId() != s->group_role)
+		DENY(errmsg("counterpart sessions cannot act as role \"%s\"",
+					GetUserNameFromId(GetOuterUserId(), false)),
+			 errdetail("A counterpart session acts as its login or as the group role of counterpart \"%s\".",
+					   s->counterpart),
+			 errhint("RESET ROLE."));
 	return true;
 }
 
@@ -249,7 +274,7 @@ no_grant_detail(OlinkSession *s, OlinkRelation *r, int priv, const char *relname
 				continue;
 			any = g;
 			for (i = 0; i < g->npurposes; i++)
-				if (strcmp(g->purposes[i], olink_purpose) == 0)
+				if (strcmp(g->purposes[i], olink_statement_purpose()) == 0)
 					for_purpose = g;
 		}
 	}
@@ -261,12 +286,12 @@ no_grant_detail(OlinkSession *s, OlinkRelation *r, int priv, const char *relname
 			pstrdup(timestamptz_to_str(for_purpose->valid_until));
 
 		return errdetail("Grant %lld allows %s on relation \"%s\" for purpose \"%s\" only from %s until %s.",
-						 (long long) for_purpose->id, priv_name(priv), relname, olink_purpose,
+						 (long long) for_purpose->id, priv_name(priv), relname, olink_statement_purpose(),
 						 from, until);
 	}
 	if (any != NULL)
 		return errdetail("No grant of counterpart \"%s\" allows %s on relation \"%s\" for purpose \"%s\".",
-						 s->counterpart, priv_name(priv), relname, olink_purpose);
+						 s->counterpart, priv_name(priv), relname, olink_statement_purpose());
 	return errdetail("Counterpart \"%s\" holds no grant allowing %s on relation \"%s\".",
 					 s->counterpart, priv_name(priv), relname);
 }
@@ -298,7 +323,7 @@ check_privilege(OlinkSession *s, OlinkRelation *r, RangeTblEntry *rte, int priv,
 			DENY(errmsg("permission denied for column \"%s\" of relation \"%s\"",
 						get_attname(rte->relid, missing, false), rel_name(rte->relid)),
 				 errdetail("Grant %lld, in force for purpose \"%s\", does not include this column for %s.",
-						   (long long) g->id, olink_purpose, priv_name(priv)),
+						   (long long) g->id, olink_statement_purpose(), priv_name(priv)),
 				 errhint("Every grant in force on a relation must include each column a statement uses."));
 		if (g->row_filter != NULL)
 		{
@@ -329,7 +354,8 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 	if (s == NULL)
 		return true;
 
-	olink_next_check_round();
+	if (exec_depth == 0)
+		olink_begin_statement();
 	if (!olink_check_identity(s, ereport_on_violation))
 		return false;
 	now = GetCurrentStatementStartTimestamp();
@@ -358,13 +384,13 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 				 errdetail("Counterpart sessions may only read system catalogs."));
 		}
 
-		if (olink_purpose == NULL || olink_purpose[0] == '\0')
+		if (olink_statement_purpose()[0] == '\0')
 			DENY(errmsg("no purpose declared for this session"),
 				 errdetail("Relation \"%s\" may be accessed only under a declared purpose.", rel_name(rte->relid)),
 				 errhint("Declare one with SET olink.purpose or SELECT olink.begin_purpose(...)."));
 		if (!olink_purpose_valid(s, now))
 			DENY(errmsg("purpose \"%s\" is not registered for counterpart \"%s\"",
-						olink_purpose, s->counterpart),
+						olink_statement_purpose(), s->counterpart),
 				 errdetail("No agreement of the counterpart in force now lists this purpose."));
 
 		r = olink_find_relation(s, rte->relid);
@@ -480,10 +506,38 @@ olink_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		}
 	}
 
-	if (prev_ExecutorRun)
-		prev_ExecutorRun(queryDesc, direction, count, execute_once);
-	else
-		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	exec_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		exec_depth--;
+	}
+	PG_END_TRY();
+}
+
+/* AFTER triggers run here: statements they run are part of the same top-level statement */
+static void
+olink_ExecutorFinish(QueryDesc *queryDesc)
+{
+	exec_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		exec_depth--;
+	}
+	PG_END_TRY();
 }
 
 /* ---------------------------------------------------------------------
@@ -615,6 +669,12 @@ check_utility(OlinkSession *s, Node *parsetree)
 				 */
 				if (stmt->name && strcmp(stmt->name, "session_authorization") == 0)
 					break;
+				/* SET ROLE itself is judged at the next statement, by the role it set */
+				if (stmt->name && strcmp(stmt->name, "role") == 0)
+				{
+					(void) check_standing(s, true);
+					break;
+				}
 				(void) olink_check_identity(s, true);
 				if (is_olink_setting(stmt->name) &&
 					pg_strcasecmp(stmt->name, "olink.purpose") != 0)
@@ -751,6 +811,8 @@ olink_enforce_init(void)
 	ExecutorStart_hook = olink_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = olink_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = olink_ExecutorFinish;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = olink_ProcessUtility;
 }

@@ -479,6 +479,12 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.protected_relation p WHERE p.relid = relation) THEN
         RAISE EXCEPTION 'table "%" is already protected', relation USING ERRCODE = 'duplicate_object';
     END IF;
+    IF NOT r.relrowsecurity AND EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = relation) THEN
+        RAISE EXCEPTION 'table "%" has row security policies that are not enabled', relation
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Protecting the table would enable row level security and bring those policies into force.',
+                  HINT = 'Drop the policies, or enable row level security on the table yourself first.';
+    END IF;
     INSERT INTO @extschema@.protected_relation (relid, description, native_rls)
     VALUES (relation, description, r.relrowsecurity);
     IF NOT r.relrowsecurity THEN

@@ -87,6 +87,7 @@ typedef struct OlinkSession
 	int64		counterpart_id;
 	char	   *counterpart;
 	char	   *login;
+	Oid			group_role;		/* the counterpart's NOLOGIN role */
 	bool		counterpart_active;
 	bool		credential_active;
 	int			nagreements;
@@ -113,7 +114,8 @@ extern OlinkGrant *olink_find_grant(OlinkSession *s, int64 grant_id);
 extern bool olink_purpose_valid(OlinkSession *s, TimestampTz now);
 extern bool olink_grant_live(OlinkSession *s, OlinkGrant *g);
 extern uint64 olink_check_round(void);
-extern void olink_next_check_round(void);
+extern void olink_begin_statement(void);
+extern const char *olink_statement_purpose(void);
 
 /* enforce.c */
 extern void olink_enforce_init(void);

@@ -36,6 +36,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -76,6 +77,14 @@ static Oid	registry_relids[NUM_REGISTRY_TABLES];
 static uint64 check_round = 1;
 static uint64 purpose_round = 0;
 static bool purpose_round_valid = false;
+
+/*
+ * The purpose a top-level statement runs under, captured when its check
+ * starts.  Statements it runs on the way (functions, query_to_xml...) and
+ * the guards in its row policies all use this one, so a set_config() half
+ * way through cannot pair one purpose's columns with another's rows.
+ */
+static char *statement_purpose = NULL;
 
 static Oid	grant_live_funcoid = InvalidOid;
 
@@ -137,9 +146,23 @@ olink_check_round(void)
 }
 
 void
-olink_next_check_round(void)
+olink_begin_statement(void)
 {
+	const char *p = olink_purpose ? olink_purpose : "";
+
 	check_round++;
+	if (statement_purpose == NULL || strcmp(statement_purpose, p) != 0)
+	{
+		if (statement_purpose != NULL)
+			pfree(statement_purpose);
+		statement_purpose = MemoryContextStrdup(TopMemoryContext, p);
+	}
+}
+
+const char *
+olink_statement_purpose(void)
+{
+	return statement_purpose ? statement_purpose : "";
 }
 
 uint64
@@ -378,7 +401,8 @@ load_identity(void)
 	}
 	values[0] = CStringGetDatum(login);
 	values[0] = DirectFunctionCall1(namein, values[0]);
-	registry_query("SELECT c.counterpart_id, c.name, c.status = 'active', cr.status = 'active'"
+	registry_query("SELECT c.counterpart_id, c.name, c.status = 'active', cr.status = 'active',"
+				   "       c.role_name"
 				   "  FROM olink.credential cr JOIN olink.counterpart c USING (counterpart_id)"
 				   " WHERE cr.login = $1",
 				   1, argtypes, values);
@@ -396,6 +420,8 @@ load_identity(void)
 		session.counterpart = get_text(tup, desc, 2);
 		session.counterpart_active = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		session.credential_active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		session.group_role = get_role_oid(NameStr(*DatumGetName(SPI_getbinval(tup, desc, 5, &isnull))),
+										  true);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -589,7 +615,7 @@ olink_purpose_valid(OlinkSession *s, TimestampTz now)
 {
 	if (purpose_round != check_round)
 	{
-		purpose_round_valid = olink_purpose_registered(s, olink_purpose, now);
+		purpose_round_valid = olink_purpose_registered(s, olink_statement_purpose(), now);
 		purpose_round = check_round;
 	}
 	return purpose_round_valid;
@@ -610,8 +636,7 @@ olink_grant_live(OlinkSession *s, OlinkGrant *g)
 	now = GetCurrentStatementStartTimestamp();
 	g->live = s->counterpart_active && s->credential_active &&
 		now >= g->valid_from && now < g->valid_until &&
-		olink_purpose != NULL &&
-		in_list(olink_purpose, g->purposes, g->npurposes) &&
+		in_list(olink_statement_purpose(), g->purposes, g->npurposes) &&
 		olink_purpose_valid(s, now);
 	g->live_stamp = check_round;
 	return g->live;

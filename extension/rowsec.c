@@ -10,24 +10,25 @@
  * rows, WITH CHECK options for INSERT, UPDATE, ON CONFLICT and MERGE, and
  * RETURNING all stay PostgreSQL's.
  *
- * For a counterpart session the hooks return
- *	 - a permissive policy `true`, so PostgreSQL's default-deny does not hide
- *	   the rows olink admits, and
- *	 - one restrictive policy, for reading and for checking new rows:
- *		   (olink._grant_live(g1) AND filter1) OR (olink._grant_live(g2) AND filter2) ...
- *	   over every grant of the counterpart on the relation that carries the
- *	   command.  Being restrictive, it also bounds any native permissive
- *	   policy the DBA has.
+ * For a counterpart session the restrictive hook returns one policy, for
+ * reading and for checking new rows:
+ *	   (olink._grant_live(g1) AND filter1) OR (olink._grant_live(g2) AND filter2) ...
+ * over every grant of the counterpart on the relation that carries the
+ * command.  Being restrictive, it bounds whatever else admits rows.  The
+ * permissive hook adds a `true` only where nothing else admits rows (no
+ * policy of the table's own, none from another hook), so a table's own
+ * permissive policies keep bounding counterparts as a second line.
  * The guard olink._grant_live(g) asks the registry cache whether grant g is
- * in force for the session's purpose right now, so one plan serves every
+ * in force for the statement's purpose right now, so one plan serves every
  * purpose and every moment: a cached plan never keeps rows of a grant that
  * has expired, been revoked or belongs to another purpose.  A change to the
  * set of grants invalidates the relation's relcache entry, so plans are
  * rebuilt with the new set.
  *
  * For an internal session on a protected table that had no row security of
- * its own, the hook returns a permissive `true` (folded away by the
- * planner), so that enabling row security changes nothing it sees.
+ * its own, the same permissive `true` (folded away by the planner) keeps the
+ * rows it sees unchanged.  olink.protect() refuses a table with policies
+ * that are defined but not enabled, which enabling row security would wake.
  *
  * Row filters are parsed here, with search_path = pg_catalog so that a
  * session cannot redirect a function or operator a filter names.  A filter
@@ -117,8 +118,20 @@ olink_parse_row_filter(Relation rel, const char *filter, List **columns)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
+	/*
+	 * A filter means the same whoever's statement parses it: names resolve in
+	 * pg_catalog only, and literals are read with fixed styles.
+	 */
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("datestyle", "ISO, MDY", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
 	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
@@ -338,14 +351,17 @@ olink_policies_permissive(CmdType cmdtype, Relation relation)
 	r = protected_relation(s, relation);
 	if (r == NULL)
 		return result;
-	if (!enforcing(s))
-	{
-		/* keep row security invisible to internal sessions on tables that had none */
-		if (r->native_rls)
-			return result;
-		if (relation->rd_rsdesc != NULL && relation->rd_rsdesc->policies != NIL)
-			return result;
-	}
+
+	/*
+	 * A table with row security of its own keeps its own permissive
+	 * policies: internal sessions see what they saw, and for counterparts
+	 * those policies still bound the rows (olink's restrictive policy bounds
+	 * them further).  Only where nothing else admits rows does olink add a
+	 * permissive `true`, which the planner folds away.
+	 */
+	if (r->native_rls || result != NIL ||
+		(relation->rd_rsdesc != NULL && relation->rd_rsdesc->policies != NIL))
+		return result;
 	return lappend(result, make_policy("olink", (Expr *) makeBoolConst(true, false), true));
 }
 

@@ -1,0 +1,94 @@
+-- Attacks found in review, each kept as a regression test.
+CREATE EXTENSION olink;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+CREATE ROLE rt_owner NOLOGIN;
+CREATE SCHEMA rt AUTHORIZATION rt_owner;
+GRANT USAGE ON SCHEMA rt TO PUBLIC;
+CREATE TABLE rt.people (id int PRIMARY KEY, name text, district text NOT NULL, ssn text, born date);
+INSERT INTO rt.people SELECT g, 'p' || g, CASE WHEN g % 2 = 1 THEN 'north' ELSE 'south' END, 'SSN-' || (1000 + g),
+                             DATE '1990-01-01' + g * 10
+  FROM generate_series(1, 6) g;
+CREATE TABLE rt.tenant (id int, tenant text, v text);
+INSERT INTO rt.tenant VALUES (1, 'agency', 'mine'), (2, 'other', 'NOT MINE');
+ALTER TABLE rt.tenant ENABLE ROW LEVEL SECURITY;
+CREATE POLICY by_tenant ON rt.tenant USING (tenant = 'agency');
+CREATE TABLE rt.births (id int, born date);
+INSERT INTO rt.births SELECT g, DATE '1990-01-01' + g * 10 FROM generate_series(1, 6) g;
+CREATE TABLE rt.dormant (id int);
+CREATE POLICY only_one ON rt.dormant USING (id = 1);
+ALTER TABLE rt.people OWNER TO rt_owner;
+ALTER TABLE rt.tenant OWNER TO rt_owner;
+ALTER TABLE rt.dormant OWNER TO rt_owner;
+ALTER TABLE rt.births OWNER TO rt_owner;
+
+SELECT olink.add_counterpart(name => 'rt_agency', necessity => 'x', approved_by => 'board', approved_on => '2026-01-01');
+SELECT olink.add_agreement(counterpart => 'rt_agency', title => 'm', purposes => ARRAY['pa', 'pb'], valid_from => '2026-01-01',
+                           staff_duties => 'd', disposal_terms => 'd');
+SELECT olink.protect(relation => 'rt.people', description => 'people');
+SELECT olink.protect(relation => 'rt.tenant', description => 'tenant rows, with a policy of their own');
+CREATE ROLE rt_agent LOGIN;
+SELECT olink.add_credential(counterpart => 'rt_agency', login => 'rt_agent');
+SELECT olink.grant_access(counterpart => 'rt_agency', relation => 'rt.people', privileges => ARRAY['select'],
+                          columns => ARRAY['id', 'name', 'district'], row_filter => $$district = 'north'$$, purposes => ARRAY['pa']) > 0;
+SELECT olink.grant_access(counterpart => 'rt_agency', relation => 'rt.people', privileges => ARRAY['select'],
+                          columns => ARRAY['id', 'ssn', 'district'], row_filter => $$district = 'south'$$, purposes => ARRAY['pb']) > 0;
+SELECT olink.grant_access(counterpart => 'rt_agency', relation => 'rt.tenant', privileges => ARRAY['select'], purposes => ARRAY['pa']) > 0;
+
+-- a table whose policies exist but are not enabled is not protected silently
+SELECT olink.protect(relation => 'rt.dormant', description => 'dormant policies');
+
+SET SESSION AUTHORIZATION rt_agent;
+
+-- 1. switching the purpose half way through a statement pairs no purpose's columns with
+--    another's rows: the whole statement runs under the purpose it started with
+SET olink.purpose = 'pb';
+SELECT t.id, t.ssn, t.district
+  FROM (SELECT set_config('olink.purpose', 'pa', false) p, query_to_xml('select 1', false, false, '') x OFFSET 0) s
+  CROSS JOIN LATERAL (SELECT id, ssn, district FROM rt.people WHERE s.p IS NOT NULL) t
+ ORDER BY t.id;
+SHOW olink.purpose;
+-- the next statement runs under the new purpose, with its own columns
+SELECT id, ssn FROM rt.people;
+SELECT id, name FROM rt.people ORDER BY id;
+
+-- 2. a table's own permissive policies still bound a counterpart
+SELECT id, v FROM rt.tenant ORDER BY id;
+
+-- 3. SET ROLE to a role other than the counterpart's group role is refused at the next statement
+RESET SESSION AUTHORIZATION;
+CREATE ROLE rt_analyst NOLOGIN BYPASSRLS;
+GRANT SELECT ON rt.people TO rt_analyst;
+GRANT rt_analyst TO rt_agent;
+ANALYZE rt.people;
+SET SESSION AUTHORIZATION rt_agent;
+SET olink.purpose = 'pa';
+SET ROLE rt_analyst;
+SELECT count(*) FROM pg_stats WHERE tablename = 'people' AND schemaname = 'rt';
+SELECT 1 AS one;
+SELECT set_config('role', 'rt_analyst', false);
+SELECT 1 AS one;
+RESET ROLE;
+SET ROLE rt_agency;
+SELECT id FROM rt.people ORDER BY id;
+RESET ROLE;
+SELECT count(*) FROM pg_stats WHERE tablename = 'people' AND schemaname = 'rt';
+
+-- 4. a filter means the same under any DateStyle of the session that first uses it
+RESET SESSION AUTHORIZATION;
+SELECT olink.protect(relation => 'rt.births', description => 'births');
+-- read as month/day: 1 February 1990
+SELECT olink.grant_access(counterpart => 'rt_agency', relation => 'rt.births', privileges => ARRAY['select'],
+                          row_filter => $$born > '02/01/1990'$$, purposes => ARRAY['pb']) > 0;
+SET SESSION AUTHORIZATION rt_agent;
+SET DateStyle = 'ISO, DMY';
+SET olink.purpose = 'pb';
+SELECT id, born FROM rt.births ORDER BY id;
+RESET DateStyle;
+RESET SESSION AUTHORIZATION;
+
+DROP EXTENSION olink CASCADE;
+DROP SCHEMA rt CASCADE;
+DROP OWNED BY rt_agency, rt_analyst;
+DROP ROLE rt_agency, rt_agent, rt_analyst, rt_owner;
