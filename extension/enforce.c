@@ -97,6 +97,8 @@ typedef struct CursorRecord
 
 static List *cursor_records = NIL;
 
+static void sweep_held_cursors(void);
+
 #define DENY(...) \
 	do { \
 		if (!ereport_on_violation) \
@@ -358,6 +360,8 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 		olink_begin_statement();
 	if (!olink_check_identity(s, ereport_on_violation))
 		return false;
+	if (exec_depth == 0)
+		sweep_held_cursors();
 	now = GetCurrentStatementStartTimestamp();
 
 	foreach(lc, rangeTable)
@@ -599,6 +603,62 @@ remember_cursor(const char *name)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * A WITH HOLD cursor serves its rows from a store filled at commit; a
+ * protocol-level Execute or SPI fetch of it runs no executor and no check.
+ * So at the start of every top-level statement, held cursors whose grants
+ * are no longer in force are closed.
+ */
+static void
+sweep_held_cursors(void)
+{
+	static bool sweeping = false;
+	ListCell   *lc;
+	List	   *dropped = NIL;
+
+	if (cursor_records == NIL || sweeping)
+		return;
+	sweeping = true;
+	PG_TRY();
+	{
+		foreach(lc, cursor_records)
+		{
+			CursorRecord *rec = lfirst(lc);
+			Portal		portal = GetPortalByName(rec->name);
+			ListCell   *lc2;
+			bool		ok = true;
+
+			if (portal != rec->portal || !PortalIsValid(portal))
+			{
+				dropped = lappend(dropped, rec);
+				continue;
+			}
+			if (!(portal->cursorOptions & CURSOR_OPT_HOLD) || portal->holdStore == NULL ||
+				portal->status == PORTAL_ACTIVE || portal->portalPinned)
+				continue;
+			foreach(lc2, rec->rtables)
+				ok = ok && olink_check_range_table((List *) lfirst(lc2), false);
+			if (!ok)
+			{
+				ereport(WARNING,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("cursor \"%s\" was closed", rec->name),
+						 errdetail("The grants it was declared under are no longer in force.")));
+				PortalDrop(portal, false);
+				dropped = lappend(dropped, rec);
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		sweeping = false;
+	}
+	PG_END_TRY();
+	foreach(lc, dropped)
+		forget_cursor(lfirst(lc));
+	list_free(dropped);
+}
+
 static void
 check_cursor(const char *name)
 {
@@ -708,6 +768,7 @@ check_utility(OlinkSession *s, Node *parsetree)
 			break;
 		case T_FetchStmt:
 			(void) olink_check_identity(s, true);
+			sweep_held_cursors();
 			prune_cursor_records();
 			check_cursor(((FetchStmt *) parsetree)->portalname);
 			break;
