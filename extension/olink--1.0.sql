@@ -676,7 +676,8 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.suspend_counterpart(name text, reason text)
+-- suspends or resumes a counterpart: the status change and its reason, checked and recorded
+CREATE FUNCTION @extschema@._set_counterpart_status(name text, reason text, new_status text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -684,35 +685,29 @@ DECLARE
     cid bigint := @extschema@._counterpart_id(name);
 BEGIN
     IF reason IS NULL OR btrim(reason) = '' THEN
-        RAISE EXCEPTION 'a suspension needs a reason' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION '% a counterpart needs a reason',
+                        CASE new_status WHEN 'suspended' THEN 'suspending' ELSE 'resuming' END
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF (SELECT c.status FROM @extschema@.counterpart c WHERE c.counterpart_id = cid) = 'suspended' THEN
-        RAISE EXCEPTION 'counterpart "%" is already suspended', name
+    IF (SELECT c.status FROM @extschema@.counterpart c WHERE c.counterpart_id = cid) = new_status THEN
+        RAISE EXCEPTION 'counterpart "%" is %', name,
+                        CASE new_status WHEN 'suspended' THEN 'already suspended' ELSE 'not suspended' END
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    UPDATE @extschema@.counterpart c SET status = 'suspended', status_reason = reason
+    UPDATE @extschema@.counterpart c SET status = new_status, status_reason = reason
      WHERE c.counterpart_id = cid;
 END
 $$;
 
+CREATE FUNCTION @extschema@.suspend_counterpart(name text, reason text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._set_counterpart_status(name, reason, 'suspended') $$;
+
 CREATE FUNCTION @extschema@.resume_counterpart(name text, reason text)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cid bigint := @extschema@._counterpart_id(name);
-BEGIN
-    IF reason IS NULL OR btrim(reason) = '' THEN
-        RAISE EXCEPTION 'resuming a counterpart needs a reason' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF (SELECT c.status FROM @extschema@.counterpart c WHERE c.counterpart_id = cid) = 'active' THEN
-        RAISE EXCEPTION 'counterpart "%" is not suspended', name
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
-    UPDATE @extschema@.counterpart c SET status = 'active', status_reason = reason
-     WHERE c.counterpart_id = cid;
-END
-$$;
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._set_counterpart_status(name, reason, 'active') $$;
 
 /*
  * Registry views for olink_admin and olink_auditor.

@@ -318,15 +318,21 @@ grants_qual(OlinkRelation *r, int priv, Relation rel)
 	return make_orclause(arms);
 }
 
-/* is rel protected by olink, and does this session see it unrestricted? */
+/*
+ * The registry entry of rel if olink protects it and the hooks should act
+ * now (not while olink reads its own registry); *s gets the session.
+ */
 static OlinkRelation *
-protected_relation(OlinkSession *s, Relation rel)
+protected_relation(Relation rel, OlinkSession **s)
 {
 	OlinkRelation *r;
 
-	if (!s->installed)
+	if (olink_in_registry_read)
 		return NULL;
-	r = olink_find_relation(s, RelationGetRelid(rel));
+	*s = olink_session();
+	if (!(*s)->installed)
+		return NULL;
+	r = olink_find_relation(*s, RelationGetRelid(rel));
 	if (r == NULL || !r->protected)
 		return NULL;
 	return r;
@@ -343,12 +349,8 @@ olink_policies_permissive(CmdType cmdtype, Relation relation)
 {
 	List	   *result = prev_permissive ? prev_permissive(cmdtype, relation) : NIL;
 	OlinkSession *s;
-	OlinkRelation *r;
+	OlinkRelation *r = protected_relation(relation, &s);
 
-	if (olink_in_registry_read)
-		return result;
-	s = olink_session();
-	r = protected_relation(s, relation);
 	if (r == NULL)
 		return result;
 
@@ -370,12 +372,8 @@ olink_policies_restrictive(CmdType cmdtype, Relation relation)
 {
 	List	   *result = prev_restrictive ? prev_restrictive(cmdtype, relation) : NIL;
 	OlinkSession *s;
-	OlinkRelation *r;
+	OlinkRelation *r = protected_relation(relation, &s);
 
-	if (olink_in_registry_read)
-		return result;
-	s = olink_session();
-	r = protected_relation(s, relation);
 	if (r == NULL || !enforcing(s))
 		return result;
 	return lappend(result, make_policy("olink", grants_qual(r, cmd_priv(cmdtype), relation), false));
