@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# olink demo: two counterparts of a city's resident registry, and what olink lets each of them do.
+#
+#   make demo                              (as root on Debian 12: installs what is missing first)
+#   DEMO_RESIDENTS=20000 bash demo/run-demo.sh
+#
+# Builds and installs the extension, starts a throw-away PostgreSQL 15 cluster in a temporary
+# directory (127.0.0.1 on a free port from 54329, olink in shared_preload_libraries), loads the
+# synthetic registry (demo/data.sql) and the olink registrations (demo/setup.sql), then connects
+# over TCP as each counterpart's own login and shows what it may read and update and what it is
+# refused, with PostgreSQL's own error text.  The cluster is stopped and the directory removed
+# however the script ends.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+residents=${DEMO_RESIDENTS:-100000}
+[[ $residents =~ ^[1-9][0-9]*$ ]] || { echo "demo: DEMO_RESIDENTS must be a positive integer" >&2; exit 2; }
+pg_config=/usr/lib/postgresql/15/bin/pg_config
+[ -x "$pg_config" ] || pg_config=pg_config
+bindir=$("$pg_config" --bindir)
+runas=()
+[ "$(id -u)" -eq 0 ] && runas=(runuser -u postgres --)
+db=olink_demo
+
+section() {
+  printf '\n==============================================================================\n'
+  printf '== %s\n' "$1"
+  shift
+  for line in "$@"; do printf '   %s\n' "$line"; done
+  printf '==============================================================================\n'
+}
+
+# --- a temporary directory, removed on any exit -------------------------------------------------
+work=$(mktemp -d /tmp/olink-demo.XXXXXX)
+# the trap can run while a command's output is redirected: keep the script's own stdout and stderr
+exec 3>&1 4>&2
+cleanup() {
+  local rc=$?
+  exec 1>&3 2>&4
+  cd /
+  if [ -f "$work/data/postmaster.pid" ]; then
+    "${runas[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 ||
+      "${runas[@]}" "$bindir/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+  if [ "$rc" -eq 0 ]; then
+    printf '\nDemo finished: the cluster is stopped and %s removed.\n' "$work"
+  else
+    printf '\ndemo: failed (exit %s); the cluster is stopped and %s removed.\n' "$rc" "$work" >&2
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+if [ ${#runas[@]} -gt 0 ]; then chown postgres "$work"; fi
+
+# --- build ---------------------------------------------------------------------------------------
+section "1. Build and install olink" "make -C $top && make -C $top install"
+if ! { make -C "$top" -s && make -C "$top" -s install; } >"$work/build.log" 2>&1; then
+  cat "$work/build.log"; echo "demo: build failed" >&2; exit 1
+fi
+echo "installed $("$pg_config" --pkglibdir)/olink.so and the olink extension scripts"
+cd "$work"
+
+# --- throw-away cluster --------------------------------------------------------------------------
+port=54329
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+  port=$((port + 1))
+  [ "$port" -lt 54429 ] || { echo "demo: no free port in 54329-54428" >&2; exit 1; }
+done
+
+section "2. A throw-away PostgreSQL cluster" \
+  "data directory $work/data, 127.0.0.1 port $port, unix socket in $work" \
+  "shared_preload_libraries = 'olink' (olink's hooks must be loaded at server start)" \
+  "local connections (the DBA) trusted; TCP connections (the counterparts) need their password"
+"${runas[@]}" "$bindir/initdb" -D "$work/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+  -E UTF8 --locale=C.UTF-8 --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; exit 1; }
+cat >>"$work/data/postgresql.conf" <<CONF
+
+# olink demo (throw-away cluster)
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$work'
+shared_preload_libraries = 'olink'
+lc_messages = 'C'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+"${runas[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null 3>&- 4>&- ||
+  { cat "$work/server.log"; exit 1; }
+echo "server started: $("$bindir/psql" -X -At -h "$work" -p "$port" -U postgres -d postgres -c 'SELECT version()')"
+
+export PGCLIENTENCODING=UTF8 PGAPPNAME=olink-demo
+unset PGOPTIONS PGPASSWORD PGDATABASE PGUSER PGHOST PGPORT PGSERVICE
+
+# dba [psql args]: the municipality's DBA, a superuser on the local socket
+dba() { "$bindir/psql" -X -h "$work" -p "$port" -U postgres -d "$db" "$@"; }
+
+# counterpart LOGIN PASSWORD [VAR=value ...]: runs the SQL on stdin as a counterpart's login over TCP,
+# echoing each statement and going on after errors, so that every refusal shows with its reason
+counterpart() {
+  local login=$1 password=$2
+  shift 2
+  printf '$ %spsql -h 127.0.0.1 -U %s %s\n' "${*:+$* }" "$login" "$db"
+  env "$@" PGPASSWORD="$password" "$bindir/psql" -X -e -v ON_ERROR_STOP=0 -v SHOW_CONTEXT=never \
+    -h 127.0.0.1 -p "$port" -U "$login" -d "$db" 2>&1
+}
+
+# --- data ----------------------------------------------------------------------------------------
+section "3. Load a synthetic resident registry ($residents residents)" \
+  "demo/data.sql: schema registry, five tables owned by registry_owner, no real personal data"
+"$bindir/createdb" -h "$work" -p "$port" -U postgres "$db"
+start=$(date +%s%N)
+dba -q -v residents="$residents" -f "$top/demo/data.sql" >"$work/data.log" 2>&1 || { cat "$work/data.log"; exit 1; }
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+printf 'loaded in %d.%d s\n' $((ms / 1000)) $((ms % 1000 / 100))
+dba <<'SQL'
+SELECT 'registry.residents' AS "table", count(*) AS "rows" FROM registry.residents
+UNION ALL SELECT 'registry.households', count(*) FROM registry.households
+UNION ALL SELECT 'registry.addresses', count(*) FROM registry.addresses
+UNION ALL SELECT 'registry.tax_assessments', count(*) FROM registry.tax_assessments
+UNION ALL SELECT 'registry.welfare_benefits', count(*) FROM registry.welfare_benefits;
+SELECT resident_id, family_name, given_name, family_name_kana, given_name_kana, birth_date, sex, district, phone
+  FROM registry.residents ORDER BY resident_id LIMIT 5;
+SQL
+
+# --- olink registrations -------------------------------------------------------------------------
+section "4. The DBA registers the connections with olink (demo/setup.sql)" \
+  "CREATE EXTENSION olink; protect the five tables; two counterparts, each with its necessity" \
+  "statement (Clause 5), an agreement (Clause 6(1)), an individual login and its grants."
+dba -q -f "$top/demo/setup.sql" >"$work/setup.log" 2>&1 || { cat "$work/setup.log"; exit 1; }
+echo "done; the registry, as the superuser reads it:"
+dba <<'SQL'
+\x on
+SELECT name, necessity, approved_by, approved_on, role_name, status FROM olink.counterparts ORDER BY counterpart_id;
+\x off
+SELECT counterpart, title, purposes, valid_from::date, valid_until::date, valid_now
+  FROM olink.agreements ORDER BY agreement_id;
+SELECT counterpart, login, status FROM olink.credentials ORDER BY credential_id;
+SELECT relation, description FROM olink.protected_relations ORDER BY relation::text;
+SELECT grant_id, counterpart, relation, privileges, columns, row_filter, purposes, active
+  FROM olink.grants ORDER BY grant_id;
+SQL
+
+# --- the tax office ------------------------------------------------------------------------------
+section "5. Tax clerk, no purpose declared: refused" \
+  "A counterpart session must say what it works for before it touches a protected table."
+counterpart tax_clerk1 demo-only-tax-clerk1 <<'SQL'
+SELECT * FROM olink.session_status();
+SELECT count(*) FROM registry.residents;
+SQL
+
+section "6. Tax clerk, a purpose that is not in its agreement: refused" \
+  "prefecture_tax's memorandum lists only 'tax-assessment'."
+counterpart tax_clerk1 demo-only-tax-clerk1 <<'SQL'
+SET olink.purpose = 'welfare-benefit';
+SELECT count(*) FROM registry.residents;
+SQL
+
+section "7. Tax clerk under purpose 'tax-assessment' (declared in the startup options)" \
+  "Granted: residents (resident_id, family_name, given_name, birth_date, district), all rows;" \
+  "tax_assessments, all columns, rows with fiscal_year >= 2024.  Nothing else."
+counterpart tax_clerk1 demo-only-tax-clerk1 PGOPTIONS='-c olink.purpose=tax-assessment' <<'SQL'
+SELECT * FROM olink.session_status();
+\echo '-- granted columns: allowed'
+SELECT resident_id, family_name, given_name, birth_date, district
+  FROM registry.residents ORDER BY resident_id LIMIT 3;
+\echo '-- a column the grant does not carry (phone), and SELECT * (which includes it): refused'
+SELECT resident_id, phone FROM registry.residents WHERE resident_id = 1;
+SELECT * FROM registry.residents WHERE resident_id = 1;
+\echo '-- the row filter: fiscal year 2023 is not visible, 2024 and 2025 are'
+SELECT fiscal_year, count(*) AS assessments, sum(municipal_tax) AS total_tax
+  FROM registry.tax_assessments GROUP BY fiscal_year ORDER BY fiscal_year;
+SELECT r.resident_id, r.family_name, r.given_name, t.fiscal_year, t.taxable_income, t.municipal_tax
+  FROM registry.residents r JOIN registry.tax_assessments t USING (resident_id)
+ WHERE r.resident_id = 1 ORDER BY t.fiscal_year;
+\echo '-- a protected table with no grant: refused'
+SELECT count(*) FROM registry.welfare_benefits;
+\echo '-- a privilege the grant does not carry (UPDATE): refused'
+UPDATE registry.tax_assessments SET municipal_tax = 0 WHERE resident_id = 1;
+\echo '-- DDL, copies of the data, privilege changes: refused'
+CREATE TABLE public.resident_copy AS SELECT resident_id, family_name FROM registry.residents;
+ALTER TABLE registry.tax_assessments ADD COLUMN note text;
+DROP TABLE registry.tax_assessments;
+GRANT SELECT ON registry.residents TO PUBLIC;
+SQL
+
+# --- the welfare contractor ----------------------------------------------------------------------
+read -r in_id out_id <<<"$(dba -At -F ' ' -c "
+  SELECT (SELECT min(benefit_id) FROM registry.welfare_benefits WHERE district = 'Chuo'),
+         (SELECT min(benefit_id) FROM registry.welfare_benefits WHERE district = 'Mihama')")"
+section "8. Welfare operator under purpose 'welfare-benefit' (declared with SET)" \
+  "Granted, for the wards Chuo and Hanamigawa only: residents (resident_id, family_name," \
+  "given_name, district, phone); welfare_benefits, all columns, SELECT and UPDATE."
+counterpart welfare_op1 demo-only-welfare-op1 <<SQL
+SET olink.purpose = 'welfare-benefit';
+SELECT * FROM olink.session_status();
+\\echo '-- the row filter: only two of the six wards are visible'
+SELECT district, count(*) AS residents FROM registry.residents GROUP BY district ORDER BY district;
+\\echo '-- granted columns, phone included: allowed'
+SELECT resident_id, family_name, given_name, district, phone FROM registry.residents ORDER BY resident_id LIMIT 3;
+\\echo '-- birth_date is not granted to this counterpart: refused'
+SELECT resident_id, birth_date FROM registry.residents ORDER BY resident_id LIMIT 3;
+\\echo '-- benefits of the two wards'
+SELECT district, benefit_type, count(*), round(avg(monthly_amount)) AS avg_monthly
+  FROM registry.welfare_benefits GROUP BY 1, 2 ORDER BY 1, 2;
+\\echo '-- UPDATE of a benefit in Chuo (inside the filter): 1 row'
+UPDATE registry.welfare_benefits SET monthly_amount = monthly_amount + 1000
+ WHERE benefit_id = $in_id RETURNING benefit_id, district, monthly_amount;
+\\echo '-- UPDATE of benefit $out_id, in Mihama (outside the filter): the row is invisible, 0 rows'
+UPDATE registry.welfare_benefits SET monthly_amount = 0 WHERE benefit_id = $out_id;
+\\echo '-- moving a row out of the filter: refused'
+UPDATE registry.welfare_benefits SET district = 'Mihama' WHERE benefit_id = $in_id;
+\\echo '-- DELETE and INSERT are not granted: refused'
+DELETE FROM registry.welfare_benefits WHERE benefit_id = $in_id;
+INSERT INTO registry.welfare_benefits (benefit_id, resident_id, benefit_type, monthly_amount, started_on, district)
+VALUES (999999, 1, 'housing_allowance', 40000, current_date, 'Chuo');
+\\echo '-- tax data: no grant for this counterpart, refused'
+SELECT count(*) FROM registry.tax_assessments;
+\\echo '-- the purpose of another counterpart cannot be borrowed: refused'
+SET olink.purpose = 'tax-assessment';
+\\echo '-- SET ROLE to the counterpart group role does not change who is enforced'
+SET ROLE welfare_contractor;
+SELECT current_user, session_user, (SELECT counterpart FROM olink.session_status());
+SELECT resident_id, birth_date FROM registry.residents ORDER BY resident_id LIMIT 1;
+SQL
+
+# --- the same tables, three sessions -------------------------------------------------------------
+section "9. The same question, three sessions: how many rows does each see?" \
+  "postgres is an internal session (not a counterpart): olink never restricts it."
+# seen LOGIN PASSWORD PURPOSE TABLE: the row count that login sees; "refused" when olink or
+# PostgreSQL denies it (SQLSTATE 42501); "ERROR" for any other failure, noted in $work/errors
+seen() {
+  local out line
+  if [ "$1" = postgres ]; then
+    out=$(dba -At -v VERBOSITY=verbose -c "SELECT count(*) FROM $4" 2>&1) && { printf '%s' "$out"; return; }
+  else
+    out=$(PGPASSWORD=$2 PGOPTIONS="-c olink.purpose=$3" "$bindir/psql" -X -At -v VERBOSITY=verbose \
+            -h 127.0.0.1 -p "$port" -U "$1" -d "$db" -c "SELECT count(*) FROM $4" 2>&1) &&
+      { printf '%s' "$out"; return; }
+  fi
+  line=$(printf '%s\n' "$out" | grep -m1 '^ERROR:' || printf '%s' "$out" | head -1)
+  case $line in
+    "ERROR:  42501:"*) printf 'refused' ;;
+    *) printf 'ERROR'; printf '%s, %s: %s\n' "$1" "$4" "$line" >>"$work/errors" ;;
+  esac
+}
+printf '%-28s %14s %14s %14s\n' "SELECT count(*) FROM" "postgres" "tax_clerk1" "welfare_op1"
+for t in registry.residents registry.tax_assessments registry.welfare_benefits registry.households; do
+  printf '%-28s %14s %14s %14s\n' "$t" "$(seen postgres '' '' "$t")" \
+    "$(seen tax_clerk1 demo-only-tax-clerk1 tax-assessment "$t")" \
+    "$(seen welfare_op1 demo-only-welfare-op1 welfare-benefit "$t")"
+done
+if [ -s "$work/errors" ]; then
+  echo "unexpected errors (not refusals):"
+  sed 's/^/  /' "$work/errors"
+fi
+
+section "10. Back as the DBA: the welfare operator's update, and the row it could not reach" \
+  "An internal session is not enforced, so it sees every row and column."
+dba <<SQL
+SELECT login, counterpart, enforced FROM olink.session_status();
+SELECT benefit_id, resident_id, benefit_type, monthly_amount, district
+  FROM registry.welfare_benefits WHERE benefit_id IN ($in_id, $out_id) ORDER BY benefit_id;
+SQL
+
+if [ -s "$work/errors" ]; then
+  echo "demo: some statements failed with errors that are not refusals (see section 9)" >&2
+  exit 1
+fi
