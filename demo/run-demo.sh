@@ -101,7 +101,9 @@ dba() { "$bindir/psql" -X -h "$work" -p "$port" -U postgres -d "$db" "$@"; }
 counterpart() {
   local login=$1 password=$2
   shift 2
-  printf '$ %spsql -h 127.0.0.1 -U %s %s\n' "${*:+$* }" "$login" "$db"
+  local v prefix=""
+  for v in "$@"; do prefix+="${v%%=*}='${v#*=}' "; done
+  printf '$ %spsql -h 127.0.0.1 -U %s %s\n' "$prefix" "$login" "$db"
   env "$@" PGPASSWORD="$password" "$bindir/psql" -X -e -v ON_ERROR_STOP=0 -v SHOW_CONTEXT=never \
     -h 127.0.0.1 -p "$port" -U "$login" -d "$db" 2>&1
 }
