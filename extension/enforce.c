@@ -491,7 +491,7 @@ static void
 olink_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 				  bool execute_once)
 {
-	if (!olink_in_registry_read && olink_enforce)
+	if (!olink_in_registry_read && olink_enforce && !IsParallelWorker())
 	{
 		OlinkSession *s = olink_session();
 

@@ -535,6 +535,14 @@ olink_session(void)
 	if (likely(session_valid) && session_loaded_for == GetSessionUserId())
 		return &session;
 
+	/*
+	 * Never read the registry in parallel mode (no new snapshot may be taken
+	 * there).  A worker decides nothing: its leader checked the plan; and a
+	 * leader keeps what it loaded when the statement started.
+	 */
+	if (IsInParallelMode())
+		return &session;
+
 	for (attempt = 0; attempt < 5; attempt++)
 	{
 		uint64		before = inval_count;

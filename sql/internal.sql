@@ -49,6 +49,22 @@ INSERT INTO ledger VALUES (1001, 'north', 1);
 SELECT id FROM guarded;
 RESET SESSION AUTHORIZATION;
 
+-- parallel plans work as before (workers never read the registry)
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM plain;
+SELECT count(*) FROM plain;
+SELECT count(*) > 0 AS ok FROM pg_attribute;
+SET SESSION AUTHORIZATION clerk;
+SELECT count(*), sum(amount) FROM ledger;
+RESET SESSION AUTHORIZATION;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
 -- the owner and superusers are not touched either
 SET SESSION AUTHORIZATION ledger_owner;
 SELECT count(*) FROM ledger;
