@@ -67,8 +67,10 @@ CREATE TABLE @extschema@.agreement (
 -- tables that hold personal information
 CREATE TABLE @extschema@.protected_relation (
     relid           regclass PRIMARY KEY,
+    relation_name   text NOT NULL,
     description     text NOT NULL,
     native_rls      boolean NOT NULL,
+    dropped_at      timestamptz,
     protected_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     protected_by    name NOT NULL DEFAULT session_user
 );
@@ -336,6 +338,28 @@ BEGIN
 END
 $$;
 
+-- a protected table that is dropped ends its grants and is marked dropped: its OID may be reused
+CREATE FUNCTION @extschema@._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+                AND d.object_type IN ('table', 'partitioned table') LOOP
+        UPDATE @extschema@.access_grant g
+           SET revoked_at = now(), revoked_by = session_user, revoke_reason = 'relation dropped'
+         WHERE g.relid = o.objid AND g.revoked_at IS NULL;
+        UPDATE @extschema@.protected_relation p SET dropped_at = now()
+         WHERE p.relid = o.objid AND p.dropped_at IS NULL;
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER olink_relation_dropped ON sql_drop
+    EXECUTE FUNCTION @extschema@._on_sql_drop();
+
 /*
  * Admin functions.  All are SECURITY DEFINER with a pinned search_path, revoked from PUBLIC and
  * granted to olink_admin; each validates everything before it writes anything.
@@ -476,8 +500,14 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'System catalogs, temporary tables and olink''s own tables cannot be protected.';
     END IF;
-    IF EXISTS (SELECT FROM @extschema@.protected_relation p WHERE p.relid = relation) THEN
+    IF EXISTS (SELECT FROM @extschema@.protected_relation p WHERE p.relid = relation AND p.dropped_at IS NULL) THEN
         RAISE EXCEPTION 'table "%" is already protected', relation USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.protected_relation p WHERE p.relid = relation) THEN
+        RAISE EXCEPTION 'table "%" reuses the identifier of a dropped protected table', relation
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'The registry keeps the dropped table''s history under the same identifier.',
+                  HINT = 'Recreate the table again to get a new identifier.';
     END IF;
     IF NOT r.relrowsecurity AND EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = relation) THEN
         RAISE EXCEPTION 'table "%" has row security policies that are not enabled', relation
@@ -485,8 +515,8 @@ BEGIN
                   DETAIL = 'Protecting the table would enable row level security and bring those policies into force.',
                   HINT = 'Drop the policies, or enable row level security on the table yourself first.';
     END IF;
-    INSERT INTO @extschema@.protected_relation (relid, description, native_rls)
-    VALUES (relation, description, r.relrowsecurity);
+    INSERT INTO @extschema@.protected_relation (relid, relation_name, description, native_rls)
+    VALUES (relation, relation::text, description, r.relrowsecurity);
     IF NOT r.relrowsecurity THEN
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', relation);
     END IF;
@@ -586,7 +616,8 @@ BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT FROM @extschema@.protected_relation pr WHERE pr.relid = relation) THEN
+    IF NOT EXISTS (SELECT FROM @extschema@.protected_relation pr
+                    WHERE pr.relid = relation AND pr.dropped_at IS NULL) THEN
         RAISE EXCEPTION 'table "%" is not protected', relation
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Mark it with olink.protect() before granting access to it.';
@@ -725,16 +756,17 @@ SELECT a.agreement_id, c.name AS counterpart, a.title, a.purposes, a.valid_from,
   FROM @extschema@.agreement a JOIN @extschema@.counterpart c USING (counterpart_id);
 
 CREATE VIEW @extschema@.protected_relations AS
-SELECT p.relid AS relation, p.description, p.protected_at, p.protected_by
+SELECT p.relid AS relation, p.relation_name, p.description, p.protected_at, p.protected_by, p.dropped_at
   FROM @extschema@.protected_relation p;
 
 CREATE VIEW @extschema@.grants AS
-SELECT g.grant_id, c.name AS counterpart, g.relid AS relation, g.privileges, g.columns, g.row_filter,
+SELECT g.grant_id, c.name AS counterpart, g.relid AS relation, p.relation_name, g.privileges, g.columns, g.row_filter,
        g.purposes, g.valid_from, g.valid_until, g.max_rows_per_statement, g.max_rows_per_day,
        g.granted_at, g.granted_by, g.revoked_at, g.revoked_by, g.revoke_reason,
        (g.revoked_at IS NULL AND g.valid_from <= pg_catalog.now()
         AND (g.valid_until IS NULL OR g.valid_until > pg_catalog.now())) AS active
-  FROM @extschema@.access_grant g JOIN @extschema@.counterpart c USING (counterpart_id);
+  FROM @extschema@.access_grant g JOIN @extschema@.counterpart c USING (counterpart_id)
+  JOIN @extschema@.protected_relation p ON p.relid = g.relid;
 
 CREATE VIEW @extschema@.credentials AS
 SELECT cr.credential_id, c.name AS counterpart, cr.login, cr.status, cr.status_reason,

@@ -431,7 +431,8 @@ load_protected(void)
 {
 	uint64		i;
 
-	registry_query("SELECT relid::pg_catalog.oid, native_rls FROM olink.protected_relation",
+	registry_query("SELECT relid::pg_catalog.oid, native_rls FROM olink.protected_relation"
+				   " WHERE dropped_at IS NULL",
 				   0, NULL, NULL);
 	for (i = 0; i < SPI_processed; i++)
 	{

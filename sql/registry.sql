@@ -163,6 +163,15 @@ SELECT olink.resume_counterpart(name => 'welfare', reason => 'Review passed');
 SELECT name, status, status_reason FROM olink.counterparts ORDER BY counterpart_id;
 SELECT reg.counts();
 
+-- a protected table that is dropped ends its grants and is marked dropped
+CREATE TABLE reg.temporary_list (id int, name text);
+SELECT olink.protect(relation => 'reg.temporary_list', description => 'A list kept for a while');
+SELECT olink.grant_access(counterpart => 'tax', relation => 'reg.temporary_list', privileges => ARRAY['select'],
+                          purposes => ARRAY['tax-assessment']) > 0 AS granted;
+DROP TABLE reg.temporary_list;
+SELECT relation_name, dropped_at IS NOT NULL AS dropped FROM olink.protected_relations WHERE relation_name = 'reg.temporary_list';
+SELECT relation_name, active, revoke_reason FROM olink.grants WHERE relation_name = 'reg.temporary_list';
+
 -- registry rows are ended, never deleted: not even a superuser deletes a credential by mistake
 DELETE FROM olink.credential;
 DELETE FROM olink.access_grant WHERE grant_id = :g1;
