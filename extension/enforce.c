@@ -747,7 +747,8 @@ check_utility(OlinkSession *s, Node *parsetree)
 				{
 					A_Const    *c = linitial(stmt->args);
 
-					if (!c->isnull && IsA(&c->val, String))
+					/* an empty purpose declares none, like RESET */
+					if (!c->isnull && IsA(&c->val, String) && strVal(&c->val)[0] != '\0')
 						olink_require_purpose(s, strVal(&c->val));
 				}
 				break;
@@ -803,7 +804,9 @@ drops_olink(Node *parsetree)
 	if (!IsA(parsetree, DropStmt))
 		return false;
 	stmt = (DropStmt *) parsetree;
-	if (stmt->removeType != OBJECT_EXTENSION)
+	/* DROP EXTENSION olink, or DROP SCHEMA olink CASCADE which takes it along */
+	if (stmt->removeType != OBJECT_EXTENSION &&
+		!(stmt->removeType == OBJECT_SCHEMA && stmt->behavior == DROP_CASCADE))
 		return false;
 	foreach(lc, stmt->objects)
 	{

@@ -35,7 +35,7 @@ CREATE TABLE @extschema@.counterpart (
     necessity       text NOT NULL,
     approved_by     text NOT NULL,
     approved_on     date NOT NULL,
-    role_name       name NOT NULL UNIQUE,
+    role            regrole NOT NULL UNIQUE,
     role_created    boolean NOT NULL,
     status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
     status_reason   text,
@@ -79,7 +79,7 @@ CREATE TABLE @extschema@.protected_relation (
 CREATE TABLE @extschema@.credential (
     credential_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
-    login           name NOT NULL UNIQUE,
+    login           regrole NOT NULL UNIQUE,
     status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
     status_reason   text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -287,29 +287,29 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    role_name name;
+    grp regrole;
     g record;
     cols text;
 BEGIN
-    SELECT c.role_name INTO role_name FROM @extschema@.counterpart c
+    SELECT c.role INTO grp FROM @extschema@.counterpart c
      WHERE c.counterpart_id = p_counterpart_id;
-    EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', p_relid, role_name);
+    EXECUTE format('REVOKE ALL ON TABLE %s FROM %s', p_relid, grp);
     FOR g IN SELECT a.privileges, a.columns FROM @extschema@.access_grant a
               WHERE a.counterpart_id = p_counterpart_id AND a.relid = p_relid
                 AND a.revoked_at IS NULL AND (a.valid_until IS NULL OR a.valid_until > now())
     LOOP
         IF g.columns IS NULL OR 'delete' = ANY (g.privileges) THEN
-            EXECUTE format('GRANT %s ON TABLE %s TO %I',
-                           array_to_string(g.privileges, ', '), p_relid, role_name);
+            EXECUTE format('GRANT %s ON TABLE %s TO %s',
+                           array_to_string(g.privileges, ', '), p_relid, grp);
         ELSE
             SELECT string_agg(quote_ident(c), ', ') INTO cols FROM unnest(g.columns) c;
-            EXECUTE format('GRANT %s ON TABLE %s TO %I',
+            EXECUTE format('GRANT %s ON TABLE %s TO %s',
                            (SELECT string_agg(p || ' (' || cols || ')', ', ')
-                              FROM unnest(g.privileges) p), p_relid, role_name);
+                              FROM unnest(g.privileges) p), p_relid, grp);
         END IF;
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I',
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s',
                        (SELECT n.nspname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
-                         WHERE r.oid = p_relid), role_name);
+                         WHERE r.oid = p_relid), grp);
     END LOOP;
 END
 $$;
@@ -326,10 +326,10 @@ DECLARE
     c record;
 BEGIN
     FOR p IN SELECT pr.relid, pr.native_rls FROM @extschema@.protected_relation pr
-              WHERE EXISTS (SELECT FROM pg_class r WHERE r.oid = pr.relid) LOOP
-        FOR c IN SELECT cp.role_name FROM @extschema@.counterpart cp
-                  WHERE EXISTS (SELECT FROM pg_roles r WHERE r.rolname = cp.role_name) LOOP
-            EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', p.relid, c.role_name);
+              WHERE pr.dropped_at IS NULL AND EXISTS (SELECT FROM pg_class r WHERE r.oid = pr.relid) LOOP
+        FOR c IN SELECT cp.role FROM @extschema@.counterpart cp
+                  WHERE EXISTS (SELECT FROM pg_roles r WHERE r.oid = cp.role) LOOP
+            EXECUTE format('REVOKE ALL ON TABLE %s FROM %s', p.relid, c.role);
         END LOOP;
         IF NOT p.native_rls THEN
             EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', p.relid);
@@ -395,21 +395,22 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.name = add_counterpart.name) THEN
         RAISE EXCEPTION 'counterpart "%" already exists', name USING ERRCODE = 'duplicate_object';
     END IF;
-    IF EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role_name = rname) THEN
+    SELECT * INTO r FROM pg_roles WHERE rolname = rname;
+    IF FOUND AND EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role = r.oid) THEN
         RAISE EXCEPTION 'role "%" already belongs to another counterpart', rname
             USING ERRCODE = 'duplicate_object';
     END IF;
-    SELECT * INTO r FROM pg_roles WHERE rolname = rname;
     IF FOUND THEN
         IF role IS NULL THEN
             RAISE EXCEPTION 'role "%" already exists', rname
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'Pass role => to use an existing role as the counterpart''s group role.';
         END IF;
-        IF r.rolcanlogin OR r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb THEN
+        IF r.rolcanlogin OR r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
+           OR r.oid < 16384 OR rname IN ('olink_admin', 'olink_credential_manager', 'olink_auditor') THEN
             RAISE EXCEPTION 'role "%" cannot be a counterpart group role', rname
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'A counterpart group role must be NOLOGIN, without SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB.';
+                      DETAIL = 'A counterpart group role must be an ordinary NOLOGIN role, without SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, and neither predefined nor olink''s own.';
         END IF;
     ELSE
         IF role IS NOT NULL THEN
@@ -420,8 +421,8 @@ BEGIN
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %I', rname);
     EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint) TO %I', rname);
-    INSERT INTO @extschema@.counterpart (name, necessity, approved_by, approved_on, role_name, role_created)
-    VALUES (name, necessity, approved_by, approved_on, rname, created)
+    INSERT INTO @extschema@.counterpart (name, necessity, approved_by, approved_on, role, role_created)
+    VALUES (name, necessity, approved_by, approved_on, quote_ident(rname)::regrole, created)
     RETURNING counterpart_id INTO id;
     RETURN id;
 END
@@ -530,7 +531,7 @@ AS $$
 DECLARE
     p record;
 BEGIN
-    SELECT * INTO p FROM @extschema@.protected_relation pr WHERE pr.relid = relation;
+    SELECT * INTO p FROM @extschema@.protected_relation pr WHERE pr.relid = relation AND pr.dropped_at IS NULL;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table "%" is not protected', relation USING ERRCODE = 'undefined_object';
     END IF;
@@ -558,7 +559,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cid bigint := @extschema@._counterpart_id(counterpart);
-    grp name;
+    grp regrole;
     r record;
     id bigint;
 BEGIN
@@ -581,16 +582,16 @@ BEGIN
         RAISE EXCEPTION 'role "%" is a member of an olink administrative role', login
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT FROM @extschema@.credential c WHERE c.login = add_credential.login) THEN
+    IF EXISTS (SELECT FROM @extschema@.credential c WHERE c.login = r.oid) THEN
         RAISE EXCEPTION 'role "%" is already a credential', login USING ERRCODE = 'duplicate_object';
     END IF;
-    IF EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role_name = add_credential.login) THEN
+    IF EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role = r.oid) THEN
         RAISE EXCEPTION 'role "%" is a counterpart group role', login USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT c.role_name INTO grp FROM @extschema@.counterpart c WHERE c.counterpart_id = cid;
-    EXECUTE format('GRANT %I TO %I', grp, login);
+    SELECT c.role INTO grp FROM @extschema@.counterpart c WHERE c.counterpart_id = cid;
+    EXECUTE format('GRANT %s TO %I', grp, login);
     EXECUTE format('ALTER ROLE %I INHERIT', login);
-    INSERT INTO @extschema@.credential (counterpart_id, login) VALUES (cid, login)
+    INSERT INTO @extschema@.credential (counterpart_id, login) VALUES (cid, r.oid::regrole)
     RETURNING credential_id INTO id;
     RETURN id;
 END
@@ -744,7 +745,8 @@ AS $$ SELECT @extschema@._set_counterpart_status(name, reason, 'active') $$;
  * Registry views for olink_admin and olink_auditor.
  */
 CREATE VIEW @extschema@.counterparts AS
-SELECT c.counterpart_id, c.name, c.necessity, c.approved_by, c.approved_on, c.role_name, c.status,
+SELECT c.counterpart_id, c.name, c.necessity, c.approved_by, c.approved_on,
+       pg_catalog.pg_get_userbyid(c.role) AS role_name, c.status,
        c.status_reason, c.created_at, c.created_by
   FROM @extschema@.counterpart c;
 
@@ -769,7 +771,8 @@ SELECT g.grant_id, c.name AS counterpart, g.relid AS relation, p.relation_name, 
   JOIN @extschema@.protected_relation p ON p.relid = g.relid;
 
 CREATE VIEW @extschema@.credentials AS
-SELECT cr.credential_id, c.name AS counterpart, cr.login, cr.status, cr.status_reason,
+SELECT cr.credential_id, c.name AS counterpart, pg_catalog.pg_get_userbyid(cr.login) AS login,
+       cr.status, cr.status_reason,
        cr.created_at, cr.created_by
   FROM @extschema@.credential cr JOIN @extschema@.counterpart c USING (counterpart_id);
 

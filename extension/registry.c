@@ -380,35 +380,21 @@ load_agreements(void)
 static void
 load_identity(void)
 {
-	Oid			argtypes[1] = {NAMEOID};
+	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
 	char	   *login = GetUserNameFromId(GetSessionUserId(), true);
 	MemoryContext old;
 
-	if (login == NULL)
-	{
-		/*
-		 * The session user was dropped while connected.  Nothing proves it
-		 * was not a credential, so it is treated as a revoked one.
-		 */
-		old = MemoryContextSwitchTo(olink_registry_cxt);
-		session.is_counterpart = true;
-		session.credential_active = false;
-		session.login = pstrdup("(dropped role)");
-		session.counterpart = pstrdup("(unknown)");
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	values[0] = CStringGetDatum(login);
-	values[0] = DirectFunctionCall1(namein, values[0]);
+	/* credentials are bound by OID: renaming the login changes nothing */
+	values[0] = ObjectIdGetDatum(GetSessionUserId());
 	registry_query("SELECT c.counterpart_id, c.name, c.status = 'active', cr.status = 'active',"
-				   "       c.role_name"
+				   "       c.role::pg_catalog.oid"
 				   "  FROM olink.credential cr JOIN olink.counterpart c USING (counterpart_id)"
-				   " WHERE cr.login = $1",
+				   " WHERE cr.login::pg_catalog.oid = $1",
 				   1, argtypes, values);
 
 	old = MemoryContextSwitchTo(olink_registry_cxt);
-	session.login = pstrdup(login);
+	session.login = pstrdup(login ? login : "(dropped role)");
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -420,8 +406,7 @@ load_identity(void)
 		session.counterpart = get_text(tup, desc, 2);
 		session.counterpart_active = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		session.credential_active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-		session.group_role = get_role_oid(NameStr(*DatumGetName(SPI_getbinval(tup, desc, 5, &isnull))),
-										  true);
+		session.group_role = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
 	}
 	MemoryContextSwitchTo(old);
 }

@@ -54,6 +54,18 @@ SELECT id FROM city.residents;
 SET olink.purpose = 'welfare-benefit';
 SET olink.purpose = 'no-such-purpose';
 SELECT olink.begin_purpose('no-such-purpose');
+-- renaming the login changes nothing: credentials are bound to the role, not its name
+RESET SESSION AUTHORIZATION;
+ALTER ROLE tax_clerk RENAME TO tax_clerk_renamed;
+SET SESSION AUTHORIZATION tax_clerk_renamed;
+SELECT login, counterpart, enforced FROM olink.session_status();
+SELECT id FROM city.residents;
+RESET SESSION AUTHORIZATION;
+ALTER ROLE tax_clerk_renamed RENAME TO tax_clerk;
+SELECT counterpart, login FROM olink.credentials ORDER BY login;
+SET SESSION AUTHORIZATION tax_clerk;
+-- an empty purpose declares none
+SET olink.purpose = '';
 -- a purpose of the agreement for which no grant exists
 SET olink.purpose = 'tax-collection';
 SELECT id FROM city.residents;
@@ -187,6 +199,8 @@ RESET SESSION AUTHORIZATION;
 RESET olink.enforce;
 
 DROP EXTENSION olink CASCADE;
+-- the protected tables are given back
+SELECT relname, relrowsecurity FROM pg_class WHERE relnamespace = 'city'::regnamespace AND relkind = 'r' ORDER BY relname;
 DROP SCHEMA city CASCADE;
 DROP OWNED BY tax, welfare;
 DROP ROLE tax, welfare, tax_clerk, welfare_op, city_owner;

@@ -77,7 +77,7 @@ SELECT olink.unprotect(relation => 'ledger');
 SELECT olink.unprotect(relation => 'guarded');
 SELECT relname, relrowsecurity FROM pg_class WHERE relname IN ('ledger', 'guarded') ORDER BY relname;
 
--- dropping the extension gives protected tables back and cuts counterparts off
+-- dropping the extension (here with its schema) gives protected tables back and cuts counterparts off
 SELECT olink.protect(relation => 'ledger', description => 'Ledger');
 SELECT olink.add_counterpart(name => 'leaver', necessity => 'x', approved_by => 'board', approved_on => '2026-01-01');
 SELECT olink.add_agreement(counterpart => 'leaver', title => 'm', purposes => ARRAY['p'], valid_from => '2026-01-01',
@@ -85,7 +85,8 @@ SELECT olink.add_agreement(counterpart => 'leaver', title => 'm', purposes => AR
 SELECT olink.grant_access(counterpart => 'leaver', relation => 'ledger', privileges => ARRAY['select'],
                           row_filter => $$district = 'east'$$, purposes => ARRAY['p']) > 0 AS granted;
 SELECT has_table_privilege('leaver', 'ledger', 'SELECT') AS leaver_can_read;
-DROP EXTENSION olink;
+DROP SCHEMA olink CASCADE;
+SELECT count(*) FROM pg_extension WHERE extname = 'olink';
 SELECT relrowsecurity FROM pg_class WHERE relname = 'ledger';
 SELECT has_table_privilege('leaver', 'ledger', 'SELECT') AS leaver_can_read;
 SET SESSION AUTHORIZATION clerk;

@@ -35,6 +35,8 @@ SELECT olink.add_counterpart(name => '', necessity => 'x', approved_by => 'board
 -- an existing role is used only when named explicitly, and must be a plain NOLOGIN role
 SELECT olink.add_counterpart(name => 'reg_nologin', necessity => 'x', approved_by => 'board', approved_on => '2026-04-01');
 SELECT olink.add_counterpart(name => 'bad1', necessity => 'x', approved_by => 'board', approved_on => '2026-04-01', role => 'reg_login');
+SELECT olink.add_counterpart(name => 'bad3', necessity => 'x', approved_by => 'board', approved_on => '2026-04-01', role => 'pg_read_all_data');
+SELECT olink.add_counterpart(name => 'bad4', necessity => 'x', approved_by => 'board', approved_on => '2026-04-01', role => 'olink_admin');
 SELECT olink.add_counterpart(name => 'bad2', necessity => 'x', approved_by => 'board', approved_on => '2026-04-01', role => 'no_such_role');
 SELECT olink.add_counterpart(name => 'welfare', necessity => 'Welfare benefit service run by a contractor',
                              approved_by => 'Privacy review board', approved_on => '2026-04-01', role => 'reg_nologin');
