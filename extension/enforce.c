@@ -49,6 +49,7 @@
 #include "access/xact.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -824,9 +825,7 @@ drops_olink(Node *parsetree)
 static void
 release_protected_tables(void)
 {
-	OlinkSession *s = olink_session();
-
-	if (!s->installed)
+	if (!OidIsValid(get_extension_oid("olink", true)))
 		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");

@@ -117,6 +117,11 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.agreement', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.protected_relation', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.credential', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_grant', '');
+-- and the sequences behind their ids, so a restored registry goes on numbering where it stopped
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.counterpart', 'counterpart_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.agreement', 'agreement_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.credential', 'credential_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.access_grant', 'grant_id'), '');
 
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 
