@@ -29,7 +29,15 @@
  *
  * Cursors and portals are checked again when they are run (ExecutorRun)
  * and fetched (FETCH of a WITH HOLD cursor, whose rows no longer come from
- * the executor), so a revocation stops them at the next statement.
+ * the executor), so a revocation stops them at the next statement; and each
+ * top-level statement first closes held cursors whose grants are no longer
+ * in force.  A protocol-level Execute of a held cursor runs none of these
+ * hooks: until the session's next statement it can still be read (cutting
+ * live sessions off on revocation closes that gap).
+ *
+ * Each top-level statement runs under the purpose it started with: nested
+ * statements and the row-policy guards use that captured purpose, so a
+ * set_config() half way through changes nothing until the next statement.
  *
  * Utility statements go through ProcessUtility_hook: a counterpart may run
  * only what drivers and poolers need (SET, SHOW, RESET, DISCARD,
