@@ -13,7 +13,7 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['olink_admin', 'olink_credential_manager', 'olink_auditor'] LOOP
+    FOREACH r IN ARRAY ARRAY['olink_admin', 'olink_credential_manager', 'olink_auditor', 'olink_counterpart'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -22,7 +22,10 @@ END
 $roles$;
 
 REVOKE ALL ON SCHEMA @extschema@ FROM PUBLIC;
-GRANT USAGE ON SCHEMA @extschema@ TO olink_admin, olink_credential_manager, olink_auditor;
+-- olink_counterpart carries what every counterpart session needs of schema olink (declaring a
+-- purpose, the guard in its row policies): one role, so the ACLs stay one entry long however
+-- many counterparts there are
+GRANT USAGE ON SCHEMA @extschema@ TO olink_admin, olink_credential_manager, olink_auditor, olink_counterpart;
 
 /*
  * Registry tables.  Their rows are the DBA's: pg_extension_config_dump keeps them in pg_dump.
@@ -412,7 +415,7 @@ BEGIN
                       HINT = 'Pass role => to use an existing role as the counterpart''s group role.';
         END IF;
         IF r.rolcanlogin OR r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
-           OR r.oid < 16384 OR rname IN ('olink_admin', 'olink_credential_manager', 'olink_auditor') THEN
+           OR r.oid < 16384 OR rname IN ('olink_admin', 'olink_credential_manager', 'olink_auditor', 'olink_counterpart') THEN
             RAISE EXCEPTION 'role "%" cannot be a counterpart group role', rname
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'A counterpart group role must be an ordinary NOLOGIN role, without SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, and neither predefined nor olink''s own.';
@@ -421,11 +424,10 @@ BEGIN
         IF role IS NOT NULL THEN
             RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = 'undefined_object';
         END IF;
-        EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT', rname);
+        EXECUTE format('CREATE ROLE %I NOLOGIN', rname);
         created := true;
     END IF;
-    EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %I', rname);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint) TO %I', rname);
+    EXECUTE format('GRANT olink_counterpart TO %I', rname);
     INSERT INTO @extschema@.counterpart (name, necessity, approved_by, approved_on, role, role_created)
     VALUES (name, necessity, approved_by, approved_on, quote_ident(rname)::regrole, created)
     RETURNING counterpart_id INTO id;
@@ -595,6 +597,7 @@ BEGIN
     END IF;
     SELECT c.role INTO grp FROM @extschema@.counterpart c WHERE c.counterpart_id = cid;
     EXECUTE format('GRANT %s TO %I', grp, login);
+    EXECUTE format('GRANT olink_counterpart TO %I', login);
     EXECUTE format('ALTER ROLE %I INHERIT', login);
     INSERT INTO @extschema@.credential (counterpart_id, login) VALUES (cid, r.oid::regrole)
     RETURNING credential_id INTO id;
@@ -799,6 +802,8 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.resume_counterpart(text, text)
   TO olink_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;
+GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint)
+  TO olink_counterpart;
 GRANT SELECT ON @extschema@.counterparts, @extschema@.agreements, @extschema@.protected_relations,
                 @extschema@.grants, @extschema@.credentials
   TO olink_admin, olink_auditor;

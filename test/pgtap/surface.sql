@@ -1,12 +1,13 @@
 -- The public surface: names, signatures, privileges.  Nothing is usable by PUBLIC; every
 -- SECURITY DEFINER function pins its search_path; settings have the contexts DESIGN.md gives.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT has_schema('olink');
 SELECT has_role('olink_admin');
 SELECT has_role('olink_credential_manager');
 SELECT has_role('olink_auditor');
+SELECT has_role('olink_counterpart');
 
 SELECT has_function('olink', 'add_counterpart', ARRAY['text', 'text', 'text', 'date', 'name']);
 SELECT has_function('olink', 'add_agreement', ARRAY['text', 'text', 'text[]', 'timestamp with time zone',
