@@ -544,6 +544,8 @@ olink_session(void)
 
 		session_valid = false;
 		keep = registry_load_once();
+		elog(DEBUG1, "olink: registry cache loaded for session user %u (counterpart: %s)",
+			 GetSessionUserId(), session.is_counterpart ? "yes" : "no");
 		registry_generation++;
 		check_round++;
 		purpose_round = 0;
