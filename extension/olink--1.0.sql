@@ -288,8 +288,58 @@ BEGIN
 END
 $$;
 
--- brings the counterpart group role's native privileges on one relation in step with its active
--- grants: the second line of defence, never the only one
+-- Native privileges, the second line.  They are not granted to each counterpart's role: a column
+-- ACL with an entry per counterpart makes every PostgreSQL permission check scan (and decompress)
+-- it.  Each distinct shape of grant on a table (privileges, columns) gets one NOLOGIN role that
+-- holds exactly those privileges, and a counterpart's group role is a member of the shapes its
+-- grants in force need.  ACLs grow with the number of shapes, not of counterparts.
+CREATE TABLE @extschema@.native_shape (
+    shape_role      regrole PRIMARY KEY,
+    relid           oid NOT NULL,
+    privileges      text[] NOT NULL,
+    columns         name[]
+);
+CREATE UNIQUE INDEX ON @extschema@.native_shape (relid, privileges, (coalesce(columns, '{}')), (columns IS NULL));
+
+CREATE FUNCTION @extschema@._native_shape(p_relid regclass, p_privileges text[], p_columns name[])
+RETURNS regrole
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    shape regrole;
+    rname text;
+    cols text;
+BEGIN
+    SELECT s.shape_role INTO shape FROM @extschema@.native_shape s
+     WHERE s.relid = p_relid AND s.privileges = p_privileges AND s.columns IS NOT DISTINCT FROM p_columns;
+    IF FOUND THEN
+        RETURN shape;
+    END IF;
+    rname := 'olink_shape_' || substr(md5(current_database() || ':' || p_relid::oid || ':' ||
+                                          array_to_string(p_privileges, ',') || ':' ||
+                                          coalesce(array_to_string(p_columns, ','), '*')), 1, 24);
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = rname) THEN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', rname);
+    END IF;
+    IF p_columns IS NULL OR 'delete' = ANY (p_privileges) THEN
+        EXECUTE format('GRANT %s ON TABLE %s TO %I', array_to_string(p_privileges, ', '), p_relid, rname);
+    ELSE
+        SELECT string_agg(quote_ident(c), ', ') INTO cols FROM unnest(p_columns) c;
+        EXECUTE format('GRANT %s ON TABLE %s TO %I',
+                       (SELECT string_agg(p || ' (' || cols || ')', ', ') FROM unnest(p_privileges) p),
+                       p_relid, rname);
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I',
+                   (SELECT n.nspname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
+                     WHERE r.oid = p_relid), rname);
+    INSERT INTO @extschema@.native_shape (shape_role, relid, privileges, columns)
+    VALUES (quote_ident(rname)::regrole, p_relid, p_privileges, p_columns);
+    RETURN quote_ident(rname)::regrole;
+END
+$$;
+
+-- brings a counterpart group role's native privileges on one relation in step with its grants in
+-- force: membership of the shapes they need, and of no other shape on that relation
 CREATE FUNCTION @extschema@._sync_native_grants(p_counterpart_id bigint, p_relid regclass)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -297,27 +347,48 @@ AS $$
 DECLARE
     grp regrole;
     g record;
-    cols text;
+    needed oid[] := '{}';
+    shape regrole;
 BEGIN
-    SELECT c.role INTO grp FROM @extschema@.counterpart c
-     WHERE c.counterpart_id = p_counterpart_id;
-    EXECUTE format('REVOKE ALL ON TABLE %s FROM %s', p_relid, grp);
-    FOR g IN SELECT a.privileges, a.columns FROM @extschema@.access_grant a
+    SELECT c.role INTO grp FROM @extschema@.counterpart c WHERE c.counterpart_id = p_counterpart_id;
+    FOR g IN SELECT DISTINCT a.privileges, a.columns FROM @extschema@.access_grant a
               WHERE a.counterpart_id = p_counterpart_id AND a.relid = p_relid
                 AND a.revoked_at IS NULL AND (a.valid_until IS NULL OR a.valid_until > now())
     LOOP
-        IF g.columns IS NULL OR 'delete' = ANY (g.privileges) THEN
-            EXECUTE format('GRANT %s ON TABLE %s TO %s',
-                           array_to_string(g.privileges, ', '), p_relid, grp);
-        ELSE
-            SELECT string_agg(quote_ident(c), ', ') INTO cols FROM unnest(g.columns) c;
-            EXECUTE format('GRANT %s ON TABLE %s TO %s',
-                           (SELECT string_agg(p || ' (' || cols || ')', ', ')
-                              FROM unnest(g.privileges) p), p_relid, grp);
+        shape := @extschema@._native_shape(p_relid, g.privileges, g.columns);
+        needed := needed || shape::oid;
+        IF NOT EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = shape AND m.member = grp) THEN
+            EXECUTE format('GRANT %s TO %s', shape, grp);
         END IF;
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s',
-                       (SELECT n.nspname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace
-                         WHERE r.oid = p_relid), grp);
+    END LOOP;
+    FOR shape IN SELECT s.shape_role FROM @extschema@.native_shape s
+                  WHERE s.relid = p_relid AND NOT (s.shape_role::oid = ANY (needed))
+                    AND EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = s.shape_role AND m.member = grp)
+    LOOP
+        EXECUTE format('REVOKE %s FROM %s', shape, grp);
+    END LOOP;
+END
+$$;
+
+-- drops the shape roles of one relation (its privileges and schema usage first)
+CREATE FUNCTION @extschema@._drop_shapes(p_relid oid, p_schema name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+BEGIN
+    FOR s IN SELECT n.shape_role FROM @extschema@.native_shape n WHERE n.relid = p_relid LOOP
+        IF EXISTS (SELECT FROM pg_class r WHERE r.oid = p_relid) THEN
+            EXECUTE format('REVOKE ALL ON TABLE %s FROM %s', p_relid::regclass, s.shape_role);
+        END IF;
+        IF p_schema IS NOT NULL AND EXISTS (SELECT FROM pg_namespace ns WHERE ns.nspname = p_schema) THEN
+            EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM %s', p_schema, s.shape_role);
+        END IF;
+        -- the role may still hold USAGE on the schema for another table's shape of the same name: no,
+        -- names are per table, so nothing else depends on it
+        EXECUTE format('DROP ROLE %s', s.shape_role);
+        DELETE FROM @extschema@.native_shape n WHERE n.shape_role = s.shape_role;
     END LOOP;
 END
 $$;
@@ -331,14 +402,11 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p record;
-    c record;
 BEGIN
     FOR p IN SELECT pr.relid, pr.native_rls FROM @extschema@.protected_relation pr
               WHERE pr.dropped_at IS NULL AND EXISTS (SELECT FROM pg_class r WHERE r.oid = pr.relid) LOOP
-        FOR c IN SELECT cp.role FROM @extschema@.counterpart cp
-                  WHERE EXISTS (SELECT FROM pg_roles r WHERE r.oid = cp.role) LOOP
-            EXECUTE format('REVOKE ALL ON TABLE %s FROM %s', p.relid, c.role);
-        END LOOP;
+        PERFORM @extschema@._drop_shapes(p.relid,
+            (SELECT n.nspname FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = p.relid));
         IF NOT p.native_rls THEN
             EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', p.relid);
         END IF;
@@ -354,9 +422,10 @@ AS $$
 DECLARE
     o record;
 BEGIN
-    FOR o IN SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+    FOR o IN SELECT d.objid, d.schema_name FROM pg_event_trigger_dropped_objects() d
               WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
                 AND d.object_type IN ('table', 'partitioned table') LOOP
+        PERFORM @extschema@._drop_shapes(o.objid, o.schema_name);
         UPDATE @extschema@.access_grant g
            SET revoked_at = now(), revoked_by = session_user, revoke_reason = 'relation dropped'
          WHERE g.relid = o.objid AND g.revoked_at IS NULL;
@@ -414,11 +483,11 @@ BEGIN
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'Pass role => to use an existing role as the counterpart''s group role.';
         END IF;
-        IF r.rolcanlogin OR r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
+        IF r.rolcanlogin OR r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR NOT r.rolinherit
            OR r.oid < 16384 OR rname IN ('olink_admin', 'olink_credential_manager', 'olink_auditor', 'olink_counterpart') THEN
             RAISE EXCEPTION 'role "%" cannot be a counterpart group role', rname
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'A counterpart group role must be an ordinary NOLOGIN role, without SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, and neither predefined nor olink''s own.';
+                      DETAIL = 'A counterpart group role must be an ordinary NOLOGIN INHERIT role, without SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, and neither predefined nor olink''s own.';
         END IF;
     ELSE
         IF role IS NOT NULL THEN

@@ -147,6 +147,16 @@ SELECT has_column_privilege('tax', 'reg.people', 'name', 'SELECT') AS name_sel,
        has_column_privilege('tax', 'reg.people', 'district', 'SELECT') AS district_sel,
        has_table_privilege('tax', 'reg.people', 'UPDATE') AS upd;
 
+-- they are held by one role per shape of grant, not per counterpart: a second counterpart with
+-- the same shape adds a member, not an ACL entry
+SELECT olink.grant_access(counterpart => 'welfare', relation => 'reg.people', privileges => ARRAY['select'],
+                          columns => ARRAY['id', 'name', 'income'], purposes => ARRAY['welfare-benefit']) AS g_w \gset
+SELECT count(*) AS acl_entries_on_name FROM pg_attribute a, aclexplode(a.attacl) x
+ WHERE a.attrelid = 'reg.people'::regclass AND a.attname = 'name';
+SELECT has_column_privilege('reg_nologin', 'reg.people', 'name', 'SELECT') AS welfare_name_sel;
+SELECT olink.revoke_access(grant_id => :g_w, reason => 'shape test over');
+SELECT has_column_privilege('reg_nologin', 'reg.people', 'name', 'SELECT') AS welfare_name_sel;
+
 -- revocation
 SELECT olink.revoke_access(grant_id => :g1, reason => NULL);
 SELECT olink.revoke_access(grant_id => 999999, reason => 'x');
