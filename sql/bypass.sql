@@ -207,6 +207,16 @@ SET olink.purpose = 'statistics';
 SELECT id FROM town.cases ORDER BY id;
 RESET SESSION AUTHORIZATION;
 
+------------------------------------------------------------------------------
+-- startup options: the purpose may come with the connection; other olink settings may not
+------------------------------------------------------------------------------
+SELECT olink.grant_access(counterpart => 'agency', relation => 'town.people', privileges => ARRAY['select'],
+                          columns => ARRAY['id', 'district'], purposes => ARRAY['statistics']) > 0 AS granted;
+\c "dbname=contrib_regression user=agent options='-c olink.purpose=statistics'"
+SELECT session_user, current_setting('olink.purpose') AS purpose;
+SELECT count(*) FROM town.people;
+\c "dbname=contrib_regression user=postgres"
+
 -- an internal session is not touched by any of this
 SELECT count(*) FROM town.people;
 SELECT town.count_definer();
