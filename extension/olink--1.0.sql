@@ -385,8 +385,8 @@ BEGIN
         IF p_schema IS NOT NULL AND EXISTS (SELECT FROM pg_namespace ns WHERE ns.nspname = p_schema) THEN
             EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM %s', p_schema, s.shape_role);
         END IF;
-        -- the role may still hold USAGE on the schema for another table's shape of the same name: no,
-        -- names are per table, so nothing else depends on it
+        -- a shape role serves one table only: with its table and schema privileges gone, nothing
+        -- else depends on it, and dropping it ends every membership in it
         EXECUTE format('DROP ROLE %s', s.shape_role);
         DELETE FROM @extschema@.native_shape n WHERE n.shape_role = s.shape_role;
     END LOOP;
