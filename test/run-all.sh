@@ -53,6 +53,35 @@ if [ -s "$work/regress/regression.diffs" ]; then
   rm -rf "$top/results"; cp -r "$work/regress/results" "$top/results" 2>/dev/null
 fi
 
+# --- pg_regress again, beside pgaudit and pg_stat_statements, in both load orders -------------
+# olink must chain every hook it replaces: the same suites must give the same output whatever
+# is loaded before or after it.
+for order in "pgaudit,pg_stat_statements,olink" "olink,pg_stat_statements,pgaudit"; do
+  if [ -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/pgaudit.so" ]; then
+    tag=$(echo "$order" | tr ',' '-')
+    printf "shared_preload_libraries = '%s'\npgaudit.log = 'all'\npg_stat_statements.track_utility = on\n" "$order" > "$work/test/beside-$tag.conf"
+    echo "== pg_regress beside other extensions: $order"
+    (cd "$work" && "${runas[@]}" "$pgxs/../test/regress/pg_regress" \
+        --bindir="$bindir" --inputdir=. --outputdir="regress-$tag" \
+        --temp-instance="tmp_$tag" --temp-config="test/beside-$tag.conf" \
+        --dbname=contrib_regression $tests) > "$work/regress-$tag.log" 2>&1
+    (cd "$work/test/beside" && "${runas[@]}" "$pgxs/../test/regress/pg_regress" \
+        --bindir="$bindir" --inputdir=. --outputdir="out-$tag" \
+        --temp-instance="tmp_$tag" --temp-config="../beside-$tag.conf" \
+        --dbname=contrib_regression beside) >> "$work/regress-$tag.log" 2>&1
+    cat "$work/regress-$tag.log"
+    p=$(grep -cE '\.\.\. ok' "$work/regress-$tag.log")
+    f=$(grep -cE '\.\.\. FAILED' "$work/regress-$tag.log")
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+    [ -s "$work/regress-$tag/regression.diffs" ] && cat "$work/regress-$tag/regression.diffs"
+    if [ -s "$work/test/beside/out-$tag/regression.diffs" ]; then
+      cat "$work/test/beside/out-$tag/regression.diffs"
+      mkdir -p "$top/results"; cp "$work/test/beside/out-$tag/results/beside.out" "$top/results/beside-$tag.out" 2>/dev/null
+    fi
+  fi
+done
+
 # --- isolation --------------------------------------------------------------------------------
 specs=$(cd "$top/test/specs" 2>/dev/null && ls *.spec 2>/dev/null | sed 's/\.spec$//' | tr '\n' ' ')
 if [ -n "$specs" ]; then
