@@ -351,6 +351,31 @@ check_privilege(OlinkSession *s, OlinkRelation *r, RangeTblEntry *rte, int priv,
 	return true;
 }
 
+/*
+ * Will PostgreSQL apply row security to this access?  For the login's own
+ * access (no view or definer rights in between) the answer is memoised per
+ * relation: it changes only with the table (a relcache invalidation) or
+ * with the login's attributes and memberships (a role invalidation), and
+ * either reloads the cache.
+ */
+static bool
+row_security_applies(OlinkRelation *r, RangeTblEntry *rte)
+{
+	Oid			as = OLINK_RTE_CHECK_AS_USER(rte);
+	bool		direct = !OidIsValid(as) && GetUserId() == GetSessionUserId();
+	bool		applies;
+
+	if (direct && r->rls_direct_known)
+		return r->rls_direct_enabled;
+	applies = check_enable_rls(rte->relid, as, true) == RLS_ENABLED;
+	if (direct)
+	{
+		r->rls_direct_known = true;
+		r->rls_direct_enabled = applies;
+	}
+	return applies;
+}
+
 bool
 olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 {
@@ -433,8 +458,7 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 				 errdetail("The statement needs a privilege olink grants cannot give."));
 
 		/* a row filter is only as good as PostgreSQL's willingness to apply it */
-		if (filtered &&
-			check_enable_rls(rte->relid, OLINK_RTE_CHECK_AS_USER(rte), true) != RLS_ENABLED)
+		if (filtered && !row_security_applies(r, rte))
 		{
 			Oid			as = OidIsValid(OLINK_RTE_CHECK_AS_USER(rte)) ?
 				OLINK_RTE_CHECK_AS_USER(rte) : GetUserId();

@@ -68,6 +68,8 @@ typedef struct OlinkRelation
 	Oid			relid;			/* hash key */
 	bool		protected;
 	bool		native_rls;		/* row security was on before olink.protect() */
+	bool		rls_direct_known;	/* memo of check_enable_rls for the login itself */
+	bool		rls_direct_enabled;
 	List	   *grants;			/* OlinkGrant *, in grant id order */
 } OlinkRelation;
 

@@ -130,6 +130,17 @@ olink_relcache_callback(Datum arg, Oid relid)
 		session_valid = false;
 }
 
+/*
+ * A role's attributes or memberships changed: whether row security applies
+ * to the session's login (memoised per relation) may have changed too.
+ */
+static void
+olink_role_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (session_valid && session.is_counterpart)
+		session_valid = false;
+}
+
 void
 olink_registry_init(void)
 {
@@ -137,6 +148,8 @@ olink_registry_init(void)
 											   "olink registry cache",
 											   ALLOCSET_DEFAULT_SIZES);
 	CacheRegisterRelcacheCallback(olink_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, olink_role_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, olink_role_callback, (Datum) 0);
 }
 
 uint64
@@ -262,6 +275,8 @@ relation_entry(Oid relid)
 	{
 		r->protected = false;
 		r->native_rls = false;
+		r->rls_direct_known = false;
+		r->rls_direct_enabled = false;
 		r->grants = NIL;
 	}
 	return r;
