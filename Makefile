@@ -18,7 +18,7 @@ ifneq ($(PGXS),)
 include $(PGXS)
 endif
 
-.PHONY: deps demo test bench
+.PHONY: deps demo test bench bench-instructions
 
 # Install what a fresh Debian 12 machine lacks (needs root; a no-op when present).
 deps:
@@ -32,3 +32,6 @@ test: deps
 
 bench: deps
 	@bash test/bench/run.sh
+
+bench-instructions: deps
+	@bash test/bench/instructions.sh
