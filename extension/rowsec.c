@@ -14,7 +14,7 @@
  * reading and for checking new rows:
  *	   (olink._grant_live(g1) AND filter1) OR (olink._grant_live(g2) AND filter2) ...
  * over every grant of the counterpart on the relation that carries the
- * command.  Being restrictive, it bounds whatever else admits rows.  The
+ * command (just filter1 when a single grant carries it: see grants_qual).  Being restrictive, it bounds whatever else admits rows.  The
  * permissive hook adds a `true` only where nothing else admits rows (no
  * policy of the table's own, none from another hook), so a table's own
  * permissive policies keep bounding counterparts as a second line.
@@ -284,13 +284,28 @@ make_policy(const char *name, Expr *qual, bool permissive)
 	return p;
 }
 
-/* OR over the counterpart's grants on rel carrying the command, each behind its guard */
+/*
+ * OR over the counterpart's grants on rel carrying the command, each behind
+ * its guard.  When a single grant carries the command, the guard is left
+ * out: every statement is refused by enforce.c unless that grant is in force
+ * for its purpose at its start, so the guard could only ever answer true,
+ * and each function in a policy costs an EXECUTE check per statement.
+ */
 static Expr *
 grants_qual(OlinkRelation *r, int priv, Relation rel)
 {
 	List	   *arms = NIL;
 	ListCell   *lc;
 	Oid			guard_fn = olink_grant_live_function();
+	int			carrying = 0;
+
+	foreach(lc, r->grants)
+	{
+		OlinkGrant *g = lfirst(lc);
+
+		if (g->privs & priv)
+			carrying++;
+	}
 
 	foreach(lc, r->grants)
 	{
@@ -301,6 +316,12 @@ grants_qual(OlinkRelation *r, int priv, Relation rel)
 			continue;
 		if (g->missing_column != NULL || !olink_grant_filter_usable(g, rel))
 			continue;			/* admits no row; enforce.c explains the refusal */
+		if (carrying == 1)
+		{
+			arms = lappend(arms, g->filter_expr != NULL ? copyObject(g->filter_expr) :
+						   (Node *) makeBoolConst(true, false));
+			continue;
+		}
 		guard = (Expr *) makeFuncExpr(guard_fn, BOOLOID,
 									  list_make1(makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
 														   Int64GetDatum(g->id), false,
