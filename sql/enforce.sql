@@ -188,6 +188,15 @@ EXECUTE q;
 SELECT count(*) FROM city.residents;
 RESET SESSION AUTHORIZATION;
 
+-- a credential marked revoked in the registry is refused at its next statement
+UPDATE olink.credential SET status = 'revoked', status_reason = 'left the office'
+ WHERE login = 'welfare_op'::regrole;
+SET SESSION AUTHORIZATION welfare_op;
+SELECT 1 AS one;
+SHOW olink.purpose;
+RESET SESSION AUTHORIZATION;
+UPDATE olink.credential SET status = 'active', status_reason = NULL WHERE login = 'welfare_op'::regrole;
+
 -- olink.enforce is for superusers, and off lets counterparts through on their native privileges
 SET SESSION AUTHORIZATION welfare_op;
 SET olink.enforce = off;
