@@ -12,7 +12,7 @@
 #   B  shared_preload_libraries = 'olink'        databases bench10 and bench10k, copies of one load,
 #                                                each with CREATE EXTENSION olink and a registry of
 #                                                10 and of 10,000 active grants (setup-olink.sql)
-# Data: demo/data.sql when the repository has it, else fallback-data.sql (same registry.residents),
+# Data: demo/data.sql, the demo's synthetic registry (its largest table, registry.residents),
 # plus twenty small protected tables (extra-tables.sql) that the other grants are spread over.
 # Tables are owned by bench_owner, a non-superuser login role, on both clusters.
 #
@@ -91,13 +91,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # the sources, readable by the postgres user
-if [ -f "$top/demo/data.sql" ]; then
-  cp "$top/demo/data.sql" "$work/data.sql"
-  data_source="demo/data.sql"
-else
-  cp "$here/fallback-data.sql" "$work/data.sql"
-  data_source="test/bench/fallback-data.sql (demo/data.sql not present)"
-fi
+cp "$top/demo/data.sql" "$work/data.sql"
+data_source="demo/data.sql"
 cp "$here/extra-tables.sql" "$here/setup-olink.sql" "$here/point-read.sql" "$work/"
 [ "$(id -u)" -ne 0 ] || chown -R postgres "$work"
 
