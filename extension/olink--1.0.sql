@@ -818,6 +818,30 @@ RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@._set_counterpart_status(name, reason, 'active') $$;
 
+-- rebuilds every counterpart's native privileges from its grants in force: after a restore into a
+-- new cluster (the shape roles are not in a database dump), or to end the native privileges of
+-- grants whose validity window has passed; returns how many (counterpart, table) pairs it visited
+CREATE FUNCTION @extschema@.sync_native_privileges()
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pair record;
+    n integer := 0;
+BEGIN
+    -- shapes whose role is gone (a restore) are forgotten, and made again where still needed
+    DELETE FROM @extschema@.native_shape s
+     WHERE NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = s.shape_role);
+    FOR pair IN SELECT DISTINCT g.counterpart_id, g.relid FROM @extschema@.access_grant g
+                  JOIN @extschema@.protected_relation p ON p.relid = g.relid AND p.dropped_at IS NULL
+    LOOP
+        PERFORM @extschema@._sync_native_grants(pair.counterpart_id, pair.relid);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
 /*
  * Registry views for olink_admin and olink_auditor.
  */
@@ -868,7 +892,8 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.grant_access(text, regclass, text[], text[], text, text[], timestamptz, timestamptz, bigint, bigint),
     @extschema@.revoke_access(bigint, text),
     @extschema@.suspend_counterpart(text, text),
-    @extschema@.resume_counterpart(text, text)
+    @extschema@.resume_counterpart(text, text),
+    @extschema@.sync_native_privileges()
   TO olink_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint)

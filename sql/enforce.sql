@@ -154,6 +154,19 @@ SET olink.purpose = 'tax-collection';
 SELECT id FROM city.archive;
 RESET SESSION AUTHORIZATION;
 
+-- a grant whose window has passed keeps its native privileges until they are synchronised
+CREATE TABLE city.short_list (id int);
+ALTER TABLE city.short_list OWNER TO city_owner;
+SELECT olink.protect(relation => 'city.short_list', description => 'A list needed for a while');
+SELECT olink.grant_access(counterpart => 'tax', relation => 'city.short_list', privileges => ARRAY['select'],
+                          purposes => ARRAY['tax-assessment'], valid_until => '2099-01-01') AS g_short \gset
+SELECT has_table_privilege('tax', 'city.short_list', 'SELECT') AS tax_reads_natively;
+-- as if its window had passed
+UPDATE olink.access_grant SET valid_from = '2020-01-01', valid_until = '2021-01-01' WHERE grant_id = :g_short;
+SELECT has_table_privilege('tax', 'city.short_list', 'SELECT') AS tax_reads_natively;
+SELECT olink.sync_native_privileges() > 0 AS synced;
+SELECT has_table_privilege('tax', 'city.short_list', 'SELECT') AS tax_reads_natively;
+
 ------------------------------------------------------------------------------
 -- two grants in force: rows are their union, columns those both carry
 ------------------------------------------------------------------------------
