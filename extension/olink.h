@@ -115,7 +115,6 @@ extern OlinkRelation *olink_find_relation(OlinkSession *s, Oid relid);
 extern OlinkGrant *olink_find_grant(OlinkSession *s, int64 grant_id);
 extern bool olink_purpose_valid(OlinkSession *s, TimestampTz now);
 extern bool olink_grant_live(OlinkSession *s, OlinkGrant *g);
-extern uint64 olink_check_round(void);
 extern void olink_begin_statement(void);
 extern const char *olink_statement_purpose(void);
 

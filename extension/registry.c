@@ -152,12 +152,6 @@ olink_registry_init(void)
 	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, olink_role_callback, (Datum) 0);
 }
 
-uint64
-olink_check_round(void)
-{
-	return check_round;
-}
-
 void
 olink_begin_statement(void)
 {
