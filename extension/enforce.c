@@ -394,8 +394,6 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 		olink_begin_statement();
 	if (!olink_check_identity(s, ereport_on_violation))
 		return false;
-	if (exec_depth == 0)
-		sweep_held_cursors();
 	now = GetCurrentStatementStartTimestamp();
 
 	foreach(lc, rangeTable)
@@ -501,6 +499,15 @@ olink_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	 * missing) rather than the bare native one.
 	 */
 	prechecked_rtable = NIL;
+
+	/*
+	 * A top-level statement first closes held cursors whose grants are gone
+	 * (a no-op unless this counterpart session declared some).  Done here and
+	 * at FETCH, not inside every check: a check of a cursor's own range
+	 * table must not close the cursor it is reading.
+	 */
+	if (exec_depth == 0)
+		sweep_held_cursors();
 	if (olink_check_range_table(queryDesc->plannedstmt->rtable, true))
 		prechecked_rtable = queryDesc->plannedstmt->rtable;
 
@@ -639,8 +646,8 @@ remember_cursor(const char *name)
 /*
  * A WITH HOLD cursor serves its rows from a store filled at commit; a
  * protocol-level Execute or SPI fetch of it runs no executor and no check.
- * So at the start of every top-level statement, held cursors whose grants
- * are no longer in force are closed.
+ * So at the start of every top-level query and every FETCH, held cursors
+ * whose grants are no longer in force are closed.
  */
 static void
 sweep_held_cursors(void)
