@@ -108,11 +108,25 @@ static List *cursor_records = NIL;
 
 static void sweep_held_cursors(void);
 
+/*
+ * Refuse: return false, or raise the error -- which the statement's audit
+ * event takes note of as it is raised, so that a PL/pgSQL handler that
+ * catches it cannot hide the refusal.
+ */
 #define DENY(...) \
 	do { \
 		if (!ereport_on_violation) \
 			return false; \
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), __VA_ARGS__)); \
+		PG_TRY(); \
+		{ \
+			ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), __VA_ARGS__)); \
+		} \
+		PG_CATCH(); \
+		{ \
+			olink_audit_capture_error(); \
+			PG_RE_THROW(); \
+		} \
+		PG_END_TRY(); \
 	} while (0)
 
 /*

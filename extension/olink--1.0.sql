@@ -7,6 +7,20 @@
 \echo Use "CREATE EXTENSION olink" to load this file. \quit
 
 /*
+ * One database per cluster holds olink: its audit worker writes the events of every session there.
+ */
+DO $database$
+BEGIN
+    IF pg_catalog.current_database() <> pg_catalog.current_setting('olink.database') THEN
+        RAISE EXCEPTION 'olink can only be created in database "%"', pg_catalog.current_setting('olink.database')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'olink.database names the database that holds the registry and the audit store of the cluster.',
+                  HINT = 'Connect to that database, or set olink.database in postgresql.conf and restart the server.';
+    END IF;
+END
+$database$;
+
+/*
  * Roles are cluster-wide: another database may have created them already.
  */
 DO $roles$
@@ -410,6 +424,8 @@ BEGIN
         IF NOT p.native_rls THEN
             EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', p.relid);
         END IF;
+        EXECUTE format('DROP TRIGGER IF EXISTS olink_journal ON %s', p.relid);
+        EXECUTE format('DROP TRIGGER IF EXISTS olink_journal_truncate ON %s', p.relid);
     END LOOP;
 END
 $$;
@@ -597,6 +613,14 @@ BEGIN
     IF NOT r.relrowsecurity THEN
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', relation);
     END IF;
+    -- the change journal, in force also under session_replication_role = replica; TRUNCATE
+    -- would change rows without row images, so it is refused
+    EXECUTE format('CREATE TRIGGER olink_journal AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION @extschema@._journal()', relation);
+    EXECUTE format('CREATE TRIGGER olink_journal_truncate BEFORE TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._journal()', relation);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER olink_journal', relation);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER olink_journal_truncate', relation);
 END
 $$;
 
@@ -623,6 +647,8 @@ BEGIN
                   DETAIL = 'Ended grants are kept as evidence of past access qualifications.';
     END IF;
     DELETE FROM @extschema@.protected_relation pr WHERE pr.relid = relation;
+    EXECUTE format('DROP TRIGGER IF EXISTS olink_journal ON %s', relation);
+    EXECUTE format('DROP TRIGGER IF EXISTS olink_journal_truncate ON %s', relation);
     IF NOT p.native_rls THEN
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', relation);
     END IF;
@@ -878,6 +904,173 @@ SELECT cr.credential_id, c.name AS counterpart, pg_catalog.pg_get_userbyid(cr.lo
   FROM @extschema@.credential cr JOIN @extschema@.counterpart c USING (counterpart_id);
 
 /*
+ * The audit store (audit.c, audit_worker.c, journal.c, chain.c).
+ *
+ * Access and connection events leave each backend through a shared-memory queue and are written
+ * here by olink's audit worker, in batches; journal rows are written by the C trigger olink_journal
+ * in the changing transaction itself.  Nobody writes these tables through SQL: a guard trigger
+ * refuses INSERT, UPDATE, DELETE and TRUNCATE, and every row is covered by the seal chain, so a
+ * superuser who disables the guard is still found out by verify_audit().
+ *
+ * Long texts (statements, relation and column lists) are kept once in audit_text and referred to
+ * by id, which keeps an access event near 100 bytes.  The tables carry BRIN indexes only: the ids
+ * and times grow with the table, and a B-tree per event would double the WAL an event costs.
+ */
+CREATE TABLE @extschema@.audit_text (
+    text_id     bigint NOT NULL PRIMARY KEY,
+    body        text NOT NULL
+);
+
+CREATE TABLE @extschema@.access_event (
+    event_id    bigint NOT NULL,
+    at          timestamptz NOT NULL,
+    statement_id bigint NOT NULL,
+    session_id  bigint NOT NULL,
+    rows        bigint,
+    statement   bigint,             -- audit_text
+    relations   bigint,             -- audit_text: a text[] literal
+    columns     bigint,             -- audit_text: a text[] literal
+    outcome     "char" NOT NULL,    -- a allowed, d denied, f failed, i incomplete (sync start record)
+    counterpart text,
+    purpose     text,
+    command     text,
+    sqlstate    text,
+    message     text
+);
+CREATE INDEX access_event_id ON @extschema@.access_event USING brin (event_id);
+CREATE INDEX access_event_at ON @extschema@.access_event USING brin (at);
+CREATE INDEX access_event_statement ON @extschema@.access_event USING brin (statement_id);
+
+CREATE TABLE @extschema@.connection_event (
+    event_id    bigint NOT NULL,
+    at          timestamptz NOT NULL,
+    kind        "char" NOT NULL,    -- i login, o logout, r refused
+    session_id  bigint NOT NULL,
+    pid         integer NOT NULL,
+    login_oid   oid,
+    login       text,
+    database    text,
+    client_addr text,
+    ssl         boolean,
+    application_name text,
+    reason      text,
+    duration_us bigint,
+    statements  bigint
+);
+CREATE INDEX connection_event_id ON @extschema@.connection_event USING brin (event_id);
+CREATE INDEX connection_event_session ON @extschema@.connection_event (session_id);
+
+CREATE TABLE @extschema@.journal (
+    journal_id  bigint NOT NULL,
+    at          timestamptz NOT NULL,
+    statement_id bigint NOT NULL,
+    xid         bigint NOT NULL,    -- the top-level transaction's full id (xid8 in the view)
+    login       text NOT NULL,
+    counterpart text,
+    purpose     text,
+    relid       oid NOT NULL,
+    relation    text NOT NULL,
+    op          "char" NOT NULL,    -- i insert, u update, d delete
+    key         jsonb,
+    before      jsonb,
+    after       jsonb
+);
+CREATE INDEX journal_xid ON @extschema@.journal USING brin (xid);
+CREATE INDEX journal_statement ON @extschema@.journal USING brin (statement_id);
+CREATE INDEX journal_at ON @extschema@.journal USING brin (at);
+
+-- the chain: one seal per batch of rows, each seal hashed over the one before it
+CREATE TABLE @extschema@.audit_seal (
+    seal_id     bigint NOT NULL PRIMARY KEY,
+    at          timestamptz NOT NULL,
+    kind        "char" NOT NULL,    -- a access, c connection, t text, j journal, p purge
+    xid         bigint,             -- j: the transaction whose journal rows are sealed (full id)
+    horizon     bigint,             -- j: every journal transaction below it had been sealed
+    first_id    bigint,
+    last_id     bigint,
+    row_count   bigint NOT NULL,
+    digest      bytea NOT NULL,     -- sum over the sealed rows of SHA-256(row), modulo 2^256
+    content_digest bytea NOT NULL,  -- the same without the rows' ids: tells reordering from change
+    note        text,
+    hash        bytea NOT NULL      -- SHA-256 over the previous seal's hash and this seal
+);
+CREATE INDEX audit_seal_journal ON @extschema@.audit_seal (xid) WHERE kind = 'j';
+CREATE INDEX audit_seal_kind ON @extschema@.audit_seal (kind, seal_id);
+
+CREATE FUNCTION @extschema@._append_only()
+RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'olink_append_only';
+DO $guards$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['audit_text', 'access_event', 'connection_event', 'journal', 'audit_seal'] LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER append_only BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.%I '
+                                  'FOR EACH ROW EXECUTE FUNCTION @extschema@._append_only()', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON @extschema@.%I '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._append_only()', t);
+        -- also in force under session_replication_role = replica
+        EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ENABLE ALWAYS TRIGGER append_only', t);
+        EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ENABLE ALWAYS TRIGGER append_only_truncate', t);
+    END LOOP;
+END
+$guards$;
+
+-- the change journal of one protected table: installed by protect()
+CREATE FUNCTION @extschema@._journal()
+RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'olink_journal';
+
+CREATE FUNCTION @extschema@.verify_audit()
+RETURNS TABLE (finding text, log text, first_id bigint, last_id bigint, detail text)
+LANGUAGE c AS 'MODULE_PATHNAME', 'olink_verify_audit';
+
+CREATE FUNCTION @extschema@.flush_audit(timeout interval DEFAULT '10 s')
+RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'olink_flush_audit';
+
+CREATE FUNCTION @extschema@.audit_status(
+    OUT queue_bytes bigint, OUT queue_used bigint, OUT events_queued bigint, OUT events_written bigint,
+    OUT worker_pid integer, OUT last_write timestamptz, OUT last_seal timestamptz,
+    OUT lost_events bigint)
+RETURNS record
+LANGUAGE c AS 'MODULE_PATHNAME', 'olink_audit_status';
+
+/*
+ * What auditors read.  Plain SQL over the store; CSV or JSON export is COPY of these views.
+ */
+CREATE VIEW @extschema@.connection_log AS
+SELECT c.event_id, c.at,
+       CASE c.kind WHEN 'i' THEN 'login' WHEN 'o' THEN 'logout' WHEN 'r' THEN 'refused' END AS kind,
+       c.session_id, c.login,
+       (SELECT cp.name FROM @extschema@.credential cr JOIN @extschema@.counterpart cp USING (counterpart_id)
+         WHERE cr.login = c.login_oid ORDER BY cr.credential_id DESC LIMIT 1) AS counterpart,
+       c.client_addr, NULL::text AS terminal, c.ssl, c.application_name, c.reason,
+       CASE WHEN c.duration_us IS NOT NULL THEN pg_catalog.make_interval(secs => c.duration_us / 1e6) END AS duration,
+       c.statements, c.database, c.pid
+  FROM @extschema@.connection_event c;
+
+CREATE VIEW @extschema@.access_log AS
+SELECT e.event_id, e.at, e.statement_id, l.login, e.counterpart, l.client_addr, NULL::text AS terminal,
+       e.purpose, e.command, rel.body::text[] AS relations, col.body::text[] AS columns, e.rows,
+       CASE e.outcome WHEN 'a' THEN 'allowed' WHEN 'd' THEN 'denied' WHEN 'f' THEN 'failed'
+                      WHEN 'i' THEN 'incomplete' END AS outcome, e.sqlstate, e.message, st.body AS statement,
+       e.session_id, l.application_name
+  FROM @extschema@.access_event e
+  LEFT JOIN @extschema@.connection_event l ON l.session_id = e.session_id AND l.kind = 'i'
+  LEFT JOIN @extschema@.audit_text st ON st.text_id = e.statement
+  LEFT JOIN @extschema@.audit_text rel ON rel.text_id = e.relations
+  LEFT JOIN @extschema@.audit_text col ON col.text_id = e.columns
+ WHERE e.outcome <> 'i'
+    OR NOT EXISTS (SELECT FROM @extschema@.access_event f
+                    WHERE f.statement_id = e.statement_id AND f.outcome <> 'i');
+
+CREATE VIEW @extschema@.change_journal AS
+SELECT j.journal_id, j.at, j.statement_id, j.xid::text::xid8 AS xid, j.login, j.counterpart, j.purpose,
+       j.relation, j.relid,
+       CASE j.op WHEN 'i' THEN 'insert' WHEN 'u' THEN 'update' WHEN 'd' THEN 'delete' END AS op,
+       j.key, j.before, j.after
+  FROM @extschema@.journal j;
+
+/*
  * Privileges: nothing for PUBLIC; the admin functions for olink_admin; the registry views for
  * olink_admin and olink_auditor.
  */
@@ -902,3 +1095,7 @@ GRANT SELECT ON @extschema@.counterparts, @extschema@.agreements, @extschema@.pr
                 @extschema@.grants, @extschema@.credentials
   TO olink_admin, olink_auditor;
 GRANT SELECT ON @extschema@.counterparts, @extschema@.credentials TO olink_credential_manager;
+GRANT SELECT ON @extschema@.access_log, @extschema@.connection_log, @extschema@.change_journal TO olink_auditor;
+GRANT EXECUTE ON FUNCTION @extschema@.verify_audit(), @extschema@.flush_audit(interval),
+    @extschema@.audit_status() TO olink_auditor;
+GRANT EXECUTE ON FUNCTION @extschema@.audit_status() TO olink_admin;

@@ -18,6 +18,8 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
+#include "lib/stringinfo.h"
 #include "nodes/bitmapset.h"
 #include "nodes/parsenodes.h"
 #include "utils/relcache.h"
@@ -101,6 +103,153 @@ typedef struct OlinkSession
 /* olink.c: settings */
 extern bool olink_enforce;
 extern char *olink_purpose;
+extern char *olink_database;
+extern int	olink_audit_durability;
+extern int	olink_queue_full;
+extern bool olink_audit_internal;
+extern int	olink_audit_connections;
+extern int	olink_audit_queue_kb;
+
+#define OLINK_DURABILITY_ASYNC	0
+#define OLINK_DURABILITY_SYNC	1
+#define OLINK_QUEUE_FULL_WAIT	0
+#define OLINK_QUEUE_FULL_ERROR	1
+#define OLINK_AUDIT_CONNECTIONS_COUNTERPARTS	0
+#define OLINK_AUDIT_CONNECTIONS_ALL	1
+
+/*
+ * An audit event as it travels through the queue: this fixed part, then
+ * the strings that are not NULL, one after another, unterminated.
+ */
+typedef enum OlinkEventKind
+{
+	OLINK_EV_ACCESS = 1,
+	OLINK_EV_LOGIN,
+	OLINK_EV_LOGOUT,
+	OLINK_EV_REFUSED,
+	OLINK_EV_JOURNAL_ATTEST		/* a transaction's count of journal rows */
+} OlinkEventKind;
+
+#define OLINK_OUTCOME_ALLOWED	'a'
+#define OLINK_OUTCOME_DENIED	'd'
+#define OLINK_OUTCOME_FAILED	'f'
+#define OLINK_OUTCOME_STARTED	'i'
+
+/* string slots of an access event */
+#define OLINK_EVA_STATEMENT		0
+#define OLINK_EVA_RELATIONS		1
+#define OLINK_EVA_COLUMNS		2
+#define OLINK_EVA_COUNTERPART	3
+#define OLINK_EVA_PURPOSE		4
+#define OLINK_EVA_COMMAND		5
+#define OLINK_EVA_SQLSTATE		6
+#define OLINK_EVA_MESSAGE		7
+/* string slots of a connection event */
+#define OLINK_EVC_LOGIN			0
+#define OLINK_EVC_DATABASE		1
+#define OLINK_EVC_CLIENT_ADDR	2
+#define OLINK_EVC_APPLICATION	3
+#define OLINK_EVC_REASON		4
+#define OLINK_EV_NSTR			8
+#define OLINK_EV_NULL			PG_UINT32_MAX
+
+typedef struct OlinkEvent
+{
+	uint8		kind;			/* OlinkEventKind */
+	char		outcome;		/* OLINK_OUTCOME_* */
+	bool		ssl;
+	int32		pid;
+	Oid			login_oid;
+	TimestampTz at;
+	int64		statement_id;
+	int64		session_id;
+	uint64		rows;
+	int64		duration_us;
+	int64		statements;
+	uint64		xid;			/* JOURNAL_ATTEST: full transaction id */
+	uint32		strlen[OLINK_EV_NSTR];
+} OlinkEvent;
+
+typedef struct OlinkEventBuilder
+{
+	OlinkEvent	ev;
+	char	   *str[OLINK_EV_NSTR];
+	StringInfoData buf;
+} OlinkEventBuilder;
+
+/* audit_queue.c */
+extern void olink_queue_init(void);
+extern bool olink_queue_ready(void);
+extern int64 olink_next_id(void);
+extern void olink_id_floor(int64 floor);
+extern uint64 olink_queue_put(const char *event, uint32 len);
+extern uint64 olink_queue_put_quietly(const char *event, uint32 len, int wait_ms);
+extern bool olink_queue_wait_written(uint64 endpos, int timeout_ms, bool quietly);
+extern uint64 olink_queue_head(void);
+extern void olink_queue_attach_worker(bool attach);
+extern int	olink_queue_peek(StringInfo buf, Size max_bytes, uint64 *endpos, uint64 *lost);
+extern void olink_queue_release(uint64 endpos, int nevents, uint64 lost_written);
+extern uint64 olink_seal_requested(void);
+extern void olink_seal_completed(uint64 request);
+extern bool olink_audit_settle(int timeout_ms);
+extern bool olink_worker_running(void);
+extern void olink_chain_head(int64 *seal_id, uint8 *hash);
+extern void olink_set_chain_head(int64 seal_id, const uint8 *hash);
+
+/* store.c: appending rows to olink's own tables, without the executor */
+typedef struct OlinkAppender
+{
+	Relation	rel;
+	int			nindexes;
+	Relation   *indexes;
+	struct IndexInfo **index_info;
+	struct TupleTableSlot *slot;
+} OlinkAppender;
+extern void olink_appender_open(OlinkAppender *a, Oid relid);
+extern void olink_append(OlinkAppender *a, Datum *values, bool *nulls);
+extern void olink_appender_close(OlinkAppender *a);
+
+/* audit.c */
+extern void olink_audit_init(void);
+extern void olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind);
+extern uint64 olink_event_put(OlinkEventBuilder *b);
+extern uint64 olink_event_put_quietly(OlinkEventBuilder *b);
+extern char *olink_redact(const char *sql, int len);
+extern void olink_audit_capture_error(void);
+extern int64 olink_current_statement_id(bool new_statement);
+extern const char *olink_audit_relation_name(Oid relid);
+extern const char *olink_audit_column_name(Oid relid, AttrNumber attnum);
+extern void olink_append_array_element(StringInfo buf, const char *s);
+
+/* journal.c */
+extern void olink_journal_init(void);
+extern uint64 olink_journal_rows_this_xact(void);
+
+/* audit_worker.c */
+extern void olink_audit_worker_register(void);
+extern PGDLLEXPORT void olink_audit_worker_main(Datum arg);
+
+/*
+ * The audit store's tables, as olink writes them (olink--1.0.sql): the
+ * number of columns, and where the id and the seal's hash are.
+ */
+#define OLINK_ACCESS_NATTS		14
+#define OLINK_CONNECTION_NATTS	14
+#define OLINK_TEXT_NATTS		2
+#define OLINK_JOURNAL_NATTS		13
+#define OLINK_SEAL_NATTS		12
+#define OLINK_SEAL_HASH			12
+
+/* chain.c: canonical rows, their hashes and the seal chain */
+#define OLINK_HASH_LEN	32
+extern void olink_row_hashes(char tag, TupleDesc desc, Datum *values, bool *nulls,
+							 uint8 *content, uint8 *full);
+extern void olink_seal_content_hash(TupleDesc desc, Datum *values, bool *nulls, uint8 *out);
+extern void olink_seal_link(const uint8 *prev, const uint8 *content, uint8 *out);
+extern Oid	olink_audit_table(const char *name, bool missing_ok);
+extern void olink_digest_add(uint8 *sum, const uint8 *hash);
+extern void olink_sha256(const void *data, size_t len, uint8 *out);
+extern bool olink_append_allowed;
 
 /* registry.c */
 extern bool olink_in_registry_read;

@@ -59,7 +59,7 @@ fi
 for order in "pgaudit,pg_stat_statements,olink" "olink,pg_stat_statements,pgaudit"; do
   if [ -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/pgaudit.so" ]; then
     tag=$(echo "$order" | tr ',' '-')
-    printf "shared_preload_libraries = '%s'\npgaudit.log = 'all'\npg_stat_statements.track_utility = on\n" "$order" > "$work/test/beside-$tag.conf"
+    printf "shared_preload_libraries = '%s'\npgaudit.log = 'all'\npg_stat_statements.track_utility = on\nolink.database = 'contrib_regression'\n" "$order" > "$work/test/beside-$tag.conf"
     echo "== pg_regress beside other extensions: $order"
     (cd "$work" && "${runas[@]}" "$pgxs/../test/regress/pg_regress" \
         --bindir="$bindir" --inputdir=. --outputdir="regress-$tag" \
@@ -88,7 +88,7 @@ if [ -n "$specs" ]; then
   echo "== isolation: $specs"
   (cd "$work/test" && "${runas[@]}" "$pgxs/../test/isolation/pg_isolation_regress" \
       --bindir="$bindir" --inputdir=. --outputdir=isolation \
-      --temp-instance=tmp_isolation --temp-config=regress.conf \
+      --temp-instance=tmp_isolation --temp-config=isolation.conf \
       --dbname=isolation_regression $specs) > "$work/isolation.log" 2>&1
   cat "$work/isolation.log"
   p=$(grep -cE '\.\.\. ok' "$work/isolation.log")
@@ -108,7 +108,8 @@ if ls "$top"/test/pgtap/*.sql >/dev/null 2>&1; then
   pgtap_data="$work/pgtap-data"
   port=$(( 56000 + RANDOM % 2000 ))
   "${runas[@]}" "$bindir/initdb" -D "$pgtap_data" -A trust -U postgres >/dev/null
-  cat "$top/test/regress.conf" >> "$pgtap_data/postgresql.conf"
+  grep -v '^olink.database' "$top/test/regress.conf" >> "$pgtap_data/postgresql.conf"
+  echo "olink.database = 'olink_tap'" >> "$pgtap_data/postgresql.conf"
   printf "port = %s\nlisten_addresses = ''\nunix_socket_directories = '%s'\n" "$port" "$work" >> "$pgtap_data/postgresql.conf"
   "${runas[@]}" "$bindir/pg_ctl" -D "$pgtap_data" -l "$work/pgtap-server.log" -w start >/dev/null
   "${runas[@]}" "$bindir/createdb" -h "$work" -p "$port" -U postgres olink_tap

@@ -1,0 +1,1152 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit.c
+ *		Access and connection events: what a counterpart session did, from
+ *		where, under which purpose, with what outcome.
+ *
+ * One access event is written per top-level statement of a counterpart
+ * session (of every client session when olink.audit_internal is on).  The
+ * event is opened by the outermost hook a statement passes through (the
+ * planner, ExecutorStart or ProcessUtility at nesting level 0), collects
+ * the relations and columns of every query the statement runs (functions
+ * and triggers included), and is closed by the ExecutorEnd or
+ * ProcessUtility that ends it, with the number of rows.
+ *
+ * A statement that fails is closed by emit_log_hook, which sees every
+ * error on its way to the client: olink's own refusals, PostgreSQL's
+ * "permission denied" raised in parse analysis before any executor hook,
+ * and errors of statements that never reached a hook (syntax errors).  An
+ * olink refusal caught by a PL/pgSQL exception block never reaches
+ * emit_log_hook, so enforce.c hands it over as it is raised
+ * (olink_audit_capture_error) and the statement's event says "denied".
+ *
+ * Connection events: ClientAuthentication_hook records the login (and
+ * every failed authentication, whose reason is taken from the FATAL that
+ * follows), and a before_shmem_exit callback the logout.
+ *
+ * Events leave through the shared-memory queue (audit_queue.c).  With
+ * olink.audit_durability = sync a statement writes a start record and
+ * waits for the worker to commit it before the statement runs (so before
+ * its first row leaves), and waits again for its error event before the
+ * error is sent.
+ *
+ * Statement texts are stored with passwords redacted; the same redaction
+ * scrubs every message olink sees go to the server log.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/socket.h>
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "common/ip.h"
+#include "executor/executor.h"
+#include "libpq/auth.h"
+#include "libpq/libpq-be.h"
+#include "miscadmin.h"
+#include "nodes/pathnodes.h"
+#include "optimizer/planner.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/elog.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "olink.h"
+
+/* how long an event raised while an error is reported may wait for room */
+#define QUIET_WAIT_MS		5000
+/* how long a sync statement waits for the worker before it is refused */
+#define SYNC_WAIT_MS		10000
+/* statement texts longer than this are cut (the cut is marked) */
+#define MAX_STATEMENT_LEN	65536
+
+typedef struct AuditRel
+{
+	Oid			relid;
+	Bitmapset  *columns;
+} AuditRel;
+
+/* the event of the statement under way */
+typedef struct PendingEvent
+{
+	bool		active;
+	bool		from_planner;	/* opened by the planner, not yet by ExecutorStart */
+	QueryDesc  *query;			/* the top-level query whose end closes it */
+	bool		utility;		/* opened by ProcessUtility */
+	int64		statement_id;
+	char	   *statement;
+	const char *command;
+	char	   *purpose;
+	char	   *counterpart;
+	List	   *rels;			/* AuditRel * */
+	char		outcome;
+	char	   *sqlstate;
+	char	   *message;
+	uint64		rows;
+} PendingEvent;
+
+static PendingEvent pending;
+static MemoryContext audit_cxt = NULL;
+static int	audit_depth = 0;
+
+/* the session */
+static bool session_known = false;	/* authenticated, session id assigned */
+static int64 session_id = 0;
+static bool session_audited = false;	/* last known: a counterpart (or audit_internal) */
+static bool login_written = false;
+static bool logout_registered = false;
+static int64 session_statements = 0;
+static bool auth_failing = false;
+static Oid	session_login_oid = InvalidOid;
+static char *session_counterpart = NULL;	/* as the registry last said */
+static bool in_emit_log = false;
+
+static planner_hook_type prev_planner = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+static ClientAuthentication_hook_type prev_ClientAuthentication = NULL;
+
+/* ---------------------------------------------------------------------
+ * Events
+ * ---------------------------------------------------------------------
+ */
+
+void
+olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind)
+{
+	initStringInfo(&b->buf);
+	memset(&b->ev, 0, sizeof(b->ev));
+	b->ev.kind = kind;
+	b->ev.pid = MyProcPid;
+	b->ev.at = GetCurrentTimestamp();
+	for (int i = 0; i < OLINK_EV_NSTR; i++)
+		b->str[i] = NULL;
+}
+
+/* the event as the queue carries it: the fixed part, then each string */
+static void
+event_serialize(OlinkEventBuilder *b)
+{
+	resetStringInfo(&b->buf);
+	for (int i = 0; i < OLINK_EV_NSTR; i++)
+		b->ev.strlen[i] = b->str[i] ? (uint32) strlen(b->str[i]) : OLINK_EV_NULL;
+	appendBinaryStringInfo(&b->buf, (char *) &b->ev, sizeof(OlinkEvent));
+	for (int i = 0; i < OLINK_EV_NSTR; i++)
+		if (b->str[i])
+			appendBinaryStringInfo(&b->buf, b->str[i], b->ev.strlen[i]);
+}
+
+uint64
+olink_event_put(OlinkEventBuilder *b)
+{
+	event_serialize(b);
+	return olink_queue_put(b->buf.data, b->buf.len);
+}
+
+uint64
+olink_event_put_quietly(OlinkEventBuilder *b)
+{
+	event_serialize(b);
+	return olink_queue_put_quietly(b->buf.data, b->buf.len, QUIET_WAIT_MS);
+}
+
+/* ---------------------------------------------------------------------
+ * Redaction of passwords
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+word_is(const char *p, int len, const char *word)
+{
+	return (int) strlen(word) == len && pg_strncasecmp(p, word, len) == 0;
+}
+
+/*
+ * A copy of sql with the string literal after every PASSWORD keyword, and
+ * every string literal in a call of an olink function that takes a
+ * password, replaced by '********'.  A small lexer of its own (quotes,
+ * E'' strings, dollar quotes, quoted identifiers, comments), because it
+ * must never throw: it also runs while an error is being reported.
+ * Unterminated literals are redacted to the end.
+ */
+char *
+olink_redact(const char *sql, int len)
+{
+	StringInfoData out;
+	const char *p = sql;
+	const char *end = sql + len;
+	bool		after_password = false;
+	bool		in_password_call = false;
+
+	initStringInfo(&out);
+	while (p < end)
+	{
+		const char *tok = p;
+
+		if (isspace((unsigned char) *p))
+		{
+			while (p < end && isspace((unsigned char) *p))
+				p++;
+			appendBinaryStringInfo(&out, tok, p - tok);
+			continue;
+		}
+		if (p + 1 < end && p[0] == '-' && p[1] == '-')
+		{
+			while (p < end && *p != '\n')
+				p++;
+			appendBinaryStringInfo(&out, tok, p - tok);
+			continue;
+		}
+		if (p + 1 < end && p[0] == '/' && p[1] == '*')
+		{
+			int			depth = 0;
+
+			while (p < end)
+			{
+				if (p + 1 < end && p[0] == '/' && p[1] == '*')
+				{
+					depth++;
+					p += 2;
+				}
+				else if (p + 1 < end && p[0] == '*' && p[1] == '/')
+				{
+					p += 2;
+					if (--depth == 0)
+						break;
+				}
+				else
+					p++;
+			}
+			appendBinaryStringInfo(&out, tok, p - tok);
+			continue;
+		}
+		if (*p == '\'' || ((*p == 'E' || *p == 'e') && p + 1 < end && p[1] == '\''))
+		{
+			bool		escapes = (*p != '\'');
+
+			if (escapes)
+				p++;
+			p++;
+			while (p < end)
+			{
+				if (escapes && *p == '\\' && p + 1 < end)
+					p += 2;
+				else if (*p == '\'' && p + 1 < end && p[1] == '\'')
+					p += 2;
+				else if (*p == '\'')
+				{
+					p++;
+					break;
+				}
+				else
+					p++;
+			}
+			if (after_password || in_password_call)
+				appendStringInfoString(&out, "'********'");
+			else
+				appendBinaryStringInfo(&out, tok, p - tok);
+			after_password = false;
+			continue;
+		}
+		if (*p == '$')
+		{
+			const char *q = p + 1;
+
+			while (q < end && (isalnum((unsigned char) *q) || *q == '_'))
+				q++;
+			if (q < end && *q == '$')
+			{
+				int			taglen = q - p + 1;
+				const char *close = NULL;
+
+				for (const char *r = q + 1; r + taglen <= end; r++)
+					if (memcmp(r, p, taglen) == 0)
+					{
+						close = r;
+						break;
+					}
+				p = close ? close + taglen : end;
+				if (after_password || in_password_call)
+					appendStringInfoString(&out, "'********'");
+				else
+					appendBinaryStringInfo(&out, tok, p - tok);
+				after_password = false;
+				continue;
+			}
+		}
+		if (*p == '"')
+		{
+			p++;
+			while (p < end)
+			{
+				if (*p == '"' && p + 1 < end && p[1] == '"')
+					p += 2;
+				else if (*p++ == '"')
+					break;
+			}
+			appendBinaryStringInfo(&out, tok, p - tok);
+			after_password = false;
+			continue;
+		}
+		if (isalpha((unsigned char) *p) || *p == '_' || IS_HIGHBIT_SET(*p))
+		{
+			while (p < end && (isalnum((unsigned char) *p) || *p == '_' || *p == '$' ||
+							   IS_HIGHBIT_SET(*p)))
+				p++;
+			appendBinaryStringInfo(&out, tok, p - tok);
+			if (word_is(tok, p - tok, "password"))
+				after_password = true;
+			else if (word_is(tok, p - tok, "issue_credential") ||
+					 word_is(tok, p - tok, "set_password"))
+				in_password_call = true;
+			else if (!word_is(tok, p - tok, "encrypted"))
+				after_password = false;
+			continue;
+		}
+		/* any other character; ';' ends a call */
+		if (*p == ';')
+			in_password_call = false;
+		appendStringInfoChar(&out, *p);
+		p++;
+	}
+	return out.data;
+}
+
+/* is there anything redact() would change?  A cheap test first */
+static bool
+may_hold_password(const char *s)
+{
+	return s != NULL &&
+		(strcasestr(s, "password") != NULL || strcasestr(s, "issue_credential") != NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * The session
+ * ---------------------------------------------------------------------
+ */
+
+static const char *
+client_address(Port *port, char *buf, size_t buflen)
+{
+	if (port == NULL)
+		return NULL;
+	if (port->raddr.addr.ss_family == AF_UNIX)
+		return "[local]";
+	buf[0] = '\0';
+	if (pg_getnameinfo_all(&port->raddr.addr, port->raddr.salen,
+						   buf, buflen, NULL, 0, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return NULL;
+	return buf;
+}
+
+static void
+connection_event(OlinkEventBuilder *b, OlinkEventKind kind, char *addrbuf, size_t addrlen)
+{
+	Port	   *port = MyProcPort;
+
+	olink_event_init(b, kind);
+	b->ev.session_id = session_id;
+	if (port)
+	{
+		b->str[OLINK_EVC_LOGIN] = port->user_name;
+		b->str[OLINK_EVC_DATABASE] = port->database_name;
+		b->str[OLINK_EVC_CLIENT_ADDR] = (char *) client_address(port, addrbuf, addrlen);
+		b->str[OLINK_EVC_APPLICATION] = port->application_name;
+		b->ev.login_oid = session_login_oid;
+#ifdef USE_SSL
+		b->ev.ssl = port->ssl_in_use;
+#endif
+	}
+}
+
+static void
+audit_logout(int code, Datum arg)
+{
+	OlinkEventBuilder b;
+	char		addr[NI_MAXHOST];
+
+	if (!login_written || !olink_queue_ready())
+		return;
+	connection_event(&b, OLINK_EV_LOGOUT, addr, sizeof(addr));
+	b.ev.duration_us = GetCurrentTimestamp() - MyStartTimestamp;
+	b.ev.statements = session_statements;
+	(void) olink_event_put_quietly(&b);
+}
+
+/* the session's login event, if not yet written */
+static void
+write_login(bool quietly)
+{
+	OlinkEventBuilder b;
+	char		addr[NI_MAXHOST];
+
+	if (login_written)
+		return;
+	connection_event(&b, OLINK_EV_LOGIN, addr, sizeof(addr));
+	b.ev.at = MyStartTimestamp;
+	if (!OidIsValid(session_login_oid) && OidIsValid(GetSessionUserId()))
+		session_login_oid = GetSessionUserId();
+	b.ev.login_oid = session_login_oid;
+	if (quietly)
+		(void) olink_event_put_quietly(&b);
+	else
+		(void) olink_event_put(&b);
+	login_written = true;
+	if (!logout_registered)
+	{
+		before_shmem_exit(audit_logout, (Datum) 0);
+		logout_registered = true;
+	}
+}
+
+static void
+audit_client_auth(Port *port, int status)
+{
+	if (prev_ClientAuthentication)
+		prev_ClientAuthentication(port, status);
+
+	if (!olink_queue_ready())
+		return;
+
+	session_id = olink_next_id();
+	if (status == STATUS_OK)
+	{
+		Oid			roleid = get_role_oid(port->user_name, true);
+		Oid			cprole = get_role_oid("olink_counterpart", true);
+
+		session_known = true;
+		session_login_oid = roleid;
+		session_audited = OidIsValid(roleid) && OidIsValid(cprole) &&
+			is_member_of_role_nosuper(roleid, cprole);
+		if (session_audited || olink_audit_connections == OLINK_AUDIT_CONNECTIONS_ALL)
+		{
+			OlinkEventBuilder b;
+			char		addr[NI_MAXHOST];
+
+			/* a counterpart whose login cannot be recorded does not get in */
+			connection_event(&b, OLINK_EV_LOGIN, addr, sizeof(addr));
+			b.ev.at = MyStartTimestamp;
+			b.ev.login_oid = roleid;
+			(void) olink_event_put(&b);
+			login_written = true;
+			before_shmem_exit(audit_logout, (Datum) 0);
+			logout_registered = true;
+		}
+	}
+	else if (status == STATUS_ERROR)
+	{
+		/* the reason is in the FATAL that follows: see audit_emit_log */
+		auth_failing = true;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Statements
+ * ---------------------------------------------------------------------
+ */
+
+/* should this session's statements be audited?  Decided at each statement */
+static bool
+statement_audited(void)
+{
+	OlinkSession *s;
+
+	if (MyProcPort == NULL || IsParallelWorker() || !olink_queue_ready() ||
+		olink_in_registry_read)
+		return false;
+	if (olink_audit_internal)
+		return session_audited = true;
+	if (!IsTransactionState())
+		return session_audited;
+	s = olink_session();
+	session_audited = s->installed && s->is_counterpart;
+	return session_audited;
+}
+
+static char *
+statement_text(const char *source, int location, int len)
+{
+	char	   *text;
+
+	if (source == NULL)
+		return NULL;
+	if (location > 0 && location < (int) strlen(source))
+		source += location;
+	if (len <= 0)
+		len = strlen(source);
+	else
+		len = Min(len, (int) strlen(source));
+	/* trim the white space a multi-statement string leaves around each */
+	while (len > 0 && isspace((unsigned char) *source))
+	{
+		source++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char) source[len - 1]))
+		len--;
+	if (len > MAX_STATEMENT_LEN)
+	{
+		int			cut = pg_mbcliplen(source, len, MAX_STATEMENT_LEN);
+
+		text = palloc(cut + 32);
+		memcpy(text, source, cut);
+		strcpy(text + cut, " /* olink: cut */");
+	}
+	else
+		text = pnstrdup(source, len);
+	if (may_hold_password(text))
+		text = olink_redact(text, strlen(text));
+	return text;
+}
+
+/* close the pending event and queue it */
+static void
+finish_event(bool quietly)
+{
+	OlinkEventBuilder b;
+	StringInfoData rels;
+	StringInfoData cols;
+	ListCell   *lc;
+	uint64		endpos;
+
+	if (!pending.active)
+		return;
+	pending.active = false;
+
+	olink_event_init(&b, OLINK_EV_ACCESS);
+	b.ev.session_id = session_id;
+	b.ev.statement_id = pending.statement_id;
+	b.ev.rows = pending.rows;
+	b.ev.outcome = pending.outcome;
+	b.str[OLINK_EVA_STATEMENT] = pending.statement;
+	b.str[OLINK_EVA_COUNTERPART] = pending.counterpart;
+	b.str[OLINK_EVA_PURPOSE] = pending.purpose;
+	b.str[OLINK_EVA_COMMAND] = (char *) pending.command;
+	b.str[OLINK_EVA_SQLSTATE] = pending.sqlstate;
+	b.str[OLINK_EVA_MESSAGE] = pending.message;
+
+	if (pending.rels != NIL)
+	{
+		initStringInfo(&rels);
+		initStringInfo(&cols);
+		appendStringInfoChar(&rels, '{');
+		appendStringInfoChar(&cols, '{');
+		foreach(lc, pending.rels)
+		{
+			AuditRel   *ar = lfirst(lc);
+			const char *name = olink_audit_relation_name(ar->relid);
+			int			attno = -1;
+
+			if (rels.len > 1)
+				appendStringInfoChar(&rels, ',');
+			olink_append_array_element(&rels, name);
+			while ((attno = bms_next_member(ar->columns, attno)) >= 0)
+			{
+				AttrNumber	att = attno + FirstLowInvalidHeapAttributeNumber;
+				const char *col = olink_audit_column_name(ar->relid, att);
+
+				if (col == NULL)
+					continue;
+				if (cols.len > 1)
+					appendStringInfoChar(&cols, ',');
+				olink_append_array_element(&cols, psprintf("%s.%s", name, col));
+			}
+		}
+		appendStringInfoChar(&rels, '}');
+		appendStringInfoChar(&cols, '}');
+		b.str[OLINK_EVA_RELATIONS] = rels.data;
+		b.str[OLINK_EVA_COLUMNS] = cols.len > 2 ? cols.data : NULL;
+	}
+
+	session_statements++;
+	if (quietly)
+	{
+		endpos = olink_event_put_quietly(&b);
+		if (endpos != 0 && olink_audit_durability == OLINK_DURABILITY_SYNC)
+			(void) olink_queue_wait_written(endpos, SYNC_WAIT_MS, true);
+	}
+	else
+		(void) olink_event_put(&b);
+}
+
+/*
+ * Open the event of a new top-level statement.  Called only when the
+ * session is audited; an event still open (a portal never closed) is
+ * written first.
+ */
+static void
+begin_event(const char *source, int location, int len, const char *command,
+			QueryDesc *query, bool utility, bool from_planner)
+{
+	MemoryContext old;
+
+	if (pending.active)
+		finish_event(false);
+	if (!login_written)
+		write_login(false);
+
+	MemoryContextReset(audit_cxt);
+	old = MemoryContextSwitchTo(audit_cxt);
+	memset(&pending, 0, sizeof(pending));
+	pending.statement_id = olink_current_statement_id(true);
+	pending.statement = statement_text(source, location, len);
+	pending.command = command;
+	pending.query = query;
+	pending.utility = utility;
+	pending.from_planner = from_planner;
+	pending.outcome = OLINK_OUTCOME_ALLOWED;
+	if (IsTransactionState())
+	{
+		OlinkSession *s = olink_session();
+
+		if (s->installed && s->is_counterpart)
+		{
+			pending.counterpart = pstrdup(s->counterpart);
+			if (session_counterpart == NULL || strcmp(session_counterpart, s->counterpart) != 0)
+				session_counterpart = MemoryContextStrdup(TopMemoryContext, s->counterpart);
+		}
+	}
+	pending.purpose = olink_purpose && olink_purpose[0] ? pstrdup(olink_purpose) : NULL;
+	MemoryContextSwitchTo(old);
+	pending.active = true;
+
+	if (olink_audit_durability == OLINK_DURABILITY_SYNC)
+	{
+		/* the start record, committed before the statement runs */
+		OlinkEventBuilder b;
+		uint64		endpos;
+
+		olink_event_init(&b, OLINK_EV_ACCESS);
+		b.ev.session_id = session_id;
+		b.ev.statement_id = pending.statement_id;
+		b.ev.outcome = OLINK_OUTCOME_STARTED;
+		b.str[OLINK_EVA_STATEMENT] = pending.statement;
+		b.str[OLINK_EVA_COUNTERPART] = pending.counterpart;
+		b.str[OLINK_EVA_PURPOSE] = pending.purpose;
+		b.str[OLINK_EVA_COMMAND] = (char *) pending.command;
+		endpos = olink_event_put(&b);
+		if (!olink_queue_wait_written(endpos, SYNC_WAIT_MS, false))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("audit event of this statement could not be committed"),
+					 errdetail("olink.audit_durability is \"sync\" and the audit worker did not commit the event within %d seconds.",
+							   SYNC_WAIT_MS / 1000),
+					 errhint("Check the server log for the olink audit worker.")));
+	}
+}
+
+/* the relations and columns a query of the statement touches */
+static void
+collect_range_table(List *rtable)
+{
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(audit_cxt);
+
+	foreach(lc, rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		AuditRel   *ar = NULL;
+		ListCell   *lc2;
+
+		if (rte->rtekind != RTE_RELATION || OLINK_RTE_REQUIRED_PERMS(rte) == 0 ||
+			rte->relkind == RELKIND_VIEW)
+			continue;
+		foreach(lc2, pending.rels)
+		{
+			if (((AuditRel *) lfirst(lc2))->relid == rte->relid)
+			{
+				ar = lfirst(lc2);
+				break;
+			}
+		}
+		if (ar == NULL)
+		{
+			ar = palloc0(sizeof(AuditRel));
+			ar->relid = rte->relid;
+			pending.rels = lappend(pending.rels, ar);
+		}
+		ar->columns = bms_add_members(ar->columns, OLINK_RTE_SELECTED_COLS(rte));
+		ar->columns = bms_add_members(ar->columns, OLINK_RTE_INSERTED_COLS(rte));
+		ar->columns = bms_add_members(ar->columns, OLINK_RTE_UPDATED_COLS(rte));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+note_error(ErrorData *edata)
+{
+	MemoryContext old = MemoryContextSwitchTo(audit_cxt);
+
+	if (pending.outcome != OLINK_OUTCOME_DENIED)
+	{
+		pending.outcome = edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ?
+			OLINK_OUTCOME_DENIED : OLINK_OUTCOME_FAILED;
+		pending.sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
+		pending.message = edata->message ? pstrdup(edata->message) : NULL;
+		if (pending.message && may_hold_password(pending.message))
+			pending.message = olink_redact(pending.message, strlen(pending.message));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Called by enforce.c as it refuses something: the refusal is recorded in
+ * the statement's event even if a PL/pgSQL handler catches the error.
+ */
+void
+olink_audit_capture_error(void)
+{
+	MemoryContext old;
+	ErrorData  *edata;
+
+	if (!pending.active)
+		return;
+	old = MemoryContextSwitchTo(audit_cxt);
+	edata = CopyErrorData();
+	note_error(edata);
+	MemoryContextSwitchTo(old);
+}
+
+/* the top-level statement's id, assigned when first asked for */
+static int64 current_statement_id = 0;
+static uint64 current_statement_round = 0;
+static uint64 statement_round = 1;
+
+int64
+olink_current_statement_id(bool new_statement)
+{
+	if (new_statement)
+		statement_round++;
+	if (current_statement_round != statement_round)
+	{
+		current_statement_id = olink_next_id();
+		current_statement_round = statement_round;
+	}
+	return current_statement_id;
+}
+
+/* ---------------------------------------------------------------------
+ * Names of relations and columns, as events name them
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct NameEntry
+{
+	Oid			relid;			/* hash key */
+	char	   *name;			/* schema-qualified */
+	int			ncols;
+	char	  **cols;			/* by attnum - 1, filled on demand */
+} NameEntry;
+
+static HTAB *name_cache = NULL;
+static MemoryContext name_cxt = NULL;
+
+static void
+name_cache_invalidate(Datum arg, Oid relid)
+{
+	if (name_cache != NULL)
+	{
+		hash_destroy(name_cache);
+		name_cache = NULL;
+		MemoryContextReset(name_cxt);
+	}
+}
+
+static NameEntry *
+name_entry(Oid relid)
+{
+	NameEntry  *e;
+	bool		found;
+
+	if (name_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(NameEntry);
+		ctl.hcxt = name_cxt;
+		name_cache = hash_create("olink audit names", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	e = hash_search(name_cache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		char	   *rel = get_rel_name(relid);
+		char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+		e->name = MemoryContextStrdup(name_cxt,
+									  rel ? quote_qualified_identifier(nsp, rel) : psprintf("%u", relid));
+		e->ncols = 0;
+		e->cols = NULL;
+	}
+	return e;
+}
+
+const char *
+olink_audit_relation_name(Oid relid)
+{
+	return name_entry(relid)->name;
+}
+
+const char *
+olink_audit_column_name(Oid relid, AttrNumber attnum)
+{
+	NameEntry  *e = name_entry(relid);
+
+	if (attnum <= 0)
+		return NULL;
+	if (attnum > e->ncols)
+	{
+		int			n = Max(attnum, 16);
+
+		char	  **cols = MemoryContextAllocZero(name_cxt, n * sizeof(char *));
+
+		if (e->ncols > 0)
+			memcpy(cols, e->cols, e->ncols * sizeof(char *));
+		e->cols = cols;
+		e->ncols = n;
+	}
+	if (e->cols[attnum - 1] == NULL)
+	{
+		char	   *att = get_attname(relid, attnum, true);
+
+		if (att == NULL)
+			return NULL;
+		e->cols[attnum - 1] = MemoryContextStrdup(name_cxt, quote_identifier(att));
+	}
+	return e->cols[attnum - 1];
+}
+
+/* one element of a text[] literal, always quoted */
+void
+olink_append_array_element(StringInfo buf, const char *s)
+{
+	appendStringInfoChar(buf, '"');
+	for (; *s; s++)
+	{
+		if (*s == '"' || *s == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *s);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * A transaction aborted with the statement's event still open: the error
+ * did not reach emit_log_hook (log_min_messages above ERROR).  The event
+ * is written all the same, as failed.
+ */
+static void
+audit_xact_callback(XactEvent event, void *arg)
+{
+	/* at depth 0: not the event of a ROLLBACK statement under way */
+	if (event == XACT_EVENT_ABORT && pending.active && audit_depth == 0)
+	{
+		if (pending.outcome == OLINK_OUTCOME_ALLOWED)
+			pending.outcome = OLINK_OUTCOME_FAILED;
+		finish_event(true);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Hooks
+ * ---------------------------------------------------------------------
+ */
+
+static PlannedStmt *
+audit_planner(Query *parse, const char *query_string, int cursorOptions,
+			  ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	if (audit_depth == 0)
+	{
+		statement_round++;
+		if (statement_audited())
+			begin_event(query_string, parse->stmt_location, parse->stmt_len,
+						GetCommandTagName(CreateCommandTag((Node *) parse)),
+						NULL, false, true);
+	}
+	audit_depth++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		audit_depth--;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static void
+audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (audit_depth == 0)
+	{
+		if (pending.active && pending.from_planner && pending.query == NULL)
+		{
+			/* the planner opened it: this is the same statement */
+			pending.query = queryDesc;
+			pending.from_planner = false;
+		}
+		else
+		{
+			statement_round++;
+			if (statement_audited())
+			{
+				PlannedStmt *ps = queryDesc->plannedstmt;
+
+				begin_event(queryDesc->sourceText, ps->stmt_location, ps->stmt_len,
+							GetCommandTagName(CreateCommandTag((Node *) ps)),
+							queryDesc, false, false);
+			}
+		}
+	}
+	if (pending.active)
+		collect_range_table(queryDesc->plannedstmt->rtable);
+
+	audit_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
+	PG_FINALLY();
+	{
+		audit_depth--;
+	}
+	PG_END_TRY();
+}
+
+static void
+audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				  bool execute_once)
+{
+	audit_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		audit_depth--;
+	}
+	PG_END_TRY();
+}
+
+static void
+audit_ExecutorFinish(QueryDesc *queryDesc)
+{
+	audit_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		audit_depth--;
+	}
+	PG_END_TRY();
+}
+
+static void
+audit_ExecutorEnd(QueryDesc *queryDesc)
+{
+	bool		closes = audit_depth == 0 && pending.active && pending.query == queryDesc;
+
+	if (closes && queryDesc->estate)
+		pending.rows = queryDesc->estate->es_processed;
+
+	audit_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorEnd)
+			prev_ExecutorEnd(queryDesc);
+		else
+			standard_ExecutorEnd(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		audit_depth--;
+	}
+	PG_END_TRY();
+
+	if (closes && pending.active && pending.query == queryDesc)
+		finish_event(false);
+}
+
+static void
+audit_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					 ProcessUtilityContext context, ParamListInfo params,
+					 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	bool		top = audit_depth == 0;
+	bool		opened = false;
+
+	if (top)
+	{
+		statement_round++;
+		if (statement_audited())
+		{
+			begin_event(queryString, pstmt->stmt_location, pstmt->stmt_len,
+						GetCommandTagName(CreateCommandTag(pstmt->utilityStmt)),
+						NULL, true, false);
+			opened = true;
+		}
+	}
+
+	audit_depth++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		audit_depth--;
+	}
+	PG_END_TRY();
+
+	if (opened && pending.active && pending.utility)
+	{
+		pending.rows = qc ? qc->nprocessed : 0;
+		finish_event(false);
+	}
+}
+
+/*
+ * Every message on its way out: passwords are scrubbed from what goes to
+ * the server log, and an error closes the statement's event (or is an
+ * event of its own when no statement was open: a syntax error, a
+ * permission denied in parse analysis, a refused login).
+ */
+static void
+audit_emit_log(ErrorData *edata)
+{
+	if (!in_emit_log)
+	{
+		in_emit_log = true;
+
+		if (edata->message && may_hold_password(edata->message))
+			edata->message = olink_redact(edata->message, strlen(edata->message));
+		if (!edata->hide_stmt && may_hold_password(debug_query_string))
+		{
+			/* the STATEMENT line of this entry, redacted, as its context */
+			edata->hide_stmt = true;
+			edata->context = psprintf("%s%sstatement: %s",
+									  edata->context ? edata->context : "",
+									  edata->context ? "\n" : "",
+									  olink_redact(debug_query_string, strlen(debug_query_string)));
+		}
+
+		if (edata->elevel >= ERROR && olink_queue_ready() && MyProcPort != NULL &&
+			!IsParallelWorker())
+		{
+			if (edata->elevel >= FATAL &&
+				(auth_failing || ERRCODE_TO_CATEGORY(edata->sqlerrcode) ==
+				 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION))
+			{
+				OlinkEventBuilder b;
+				char		addr[NI_MAXHOST];
+
+				connection_event(&b, OLINK_EV_REFUSED, addr, sizeof(addr));
+				if (session_id == 0)
+					b.ev.session_id = session_id = olink_next_id();
+				b.str[OLINK_EVC_REASON] = edata->message;
+				(void) olink_event_put_quietly(&b);
+				auth_failing = false;
+				/* refused after authentication: no logout follows */
+				login_written = false;
+			}
+			else if (session_known && session_audited)
+			{
+				if (!pending.active)
+				{
+					/* no hook saw this statement: it is an event of its own */
+					MemoryContextReset(audit_cxt);
+					memset(&pending, 0, sizeof(pending));
+					pending.statement_id = olink_current_statement_id(true);
+					pending.statement = MemoryContextStrdup(audit_cxt, "");
+					if (debug_query_string)
+					{
+						MemoryContext old = MemoryContextSwitchTo(audit_cxt);
+
+						pending.statement = statement_text(debug_query_string, 0, 0);
+						MemoryContextSwitchTo(old);
+					}
+					pending.counterpart = session_counterpart;
+					if (olink_purpose && olink_purpose[0])
+						pending.purpose = MemoryContextStrdup(audit_cxt, olink_purpose);
+					pending.active = true;
+				}
+				note_error(edata);
+				if (!login_written)
+					write_login(true);
+				finish_event(true);
+			}
+		}
+		in_emit_log = false;
+	}
+
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+void
+olink_audit_init(void)
+{
+	audit_cxt = AllocSetContextCreate(TopMemoryContext, "olink audit",
+									  ALLOCSET_SMALL_SIZES);
+	name_cxt = AllocSetContextCreate(TopMemoryContext, "olink audit names",
+									 ALLOCSET_SMALL_SIZES);
+	CacheRegisterRelcacheCallback(name_cache_invalidate, (Datum) 0);
+	RegisterXactCallback(audit_xact_callback, NULL);
+
+	prev_planner = planner_hook;
+	planner_hook = audit_planner;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = audit_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = audit_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = audit_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = audit_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = audit_ProcessUtility;
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = audit_emit_log;
+	prev_ClientAuthentication = ClientAuthentication_hook;
+	ClientAuthentication_hook = audit_client_auth;
+}

@@ -1,0 +1,835 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit_worker.c
+ *		olink's audit worker: writes the queued events to the audit store,
+ *		and seals them and the change journal into the chain.
+ *
+ * One worker per cluster, connected to olink.database as the bootstrap
+ * superuser.  Each round it copies whatever the queue holds (up to a few
+ * megabytes), writes it in one transaction -- events, the texts they refer
+ * to, and one seal per table -- commits, and only then lets the queue
+ * drop those entries.  If it fails mid-batch it exits, the postmaster
+ * starts it again within a second, and it writes the same batch again:
+ * nothing is lost and, since its ids and chain head are read back from the
+ * committed store, nothing is written twice.
+ *
+ * Journal rows are written by the changing transactions themselves.  Once
+ * a second (or when verify_audit() or flush_audit() asks) the worker seals
+ * every transaction whose journal rows it has not sealed yet and that has
+ * committed: it reads the journal from its horizon -- below which every
+ * transaction had ended at its previous pass -- sums each transaction's
+ * row hashes and appends a seal per transaction.
+ *
+ * On SIGTERM (shutdown) the worker keeps draining until the other
+ * backends have gone, at most a few seconds, so that the logouts of a fast
+ * shutdown are written too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/procarray.h"
+#include "common/hashfn.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inet.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "olink.h"
+
+#define BATCH_BYTES			(4 * 1024 * 1024)
+#define DRAIN_INTERVAL_MS	200
+#define SEAL_INTERVAL_MS	1000
+#define SHUTDOWN_GRACE_MS	3000
+#define TEXT_CACHE_MAX		20000
+
+static volatile sig_atomic_t got_sigterm = false;
+
+/* what the worker knows of the store, read back at start */
+typedef struct StoreState
+{
+	bool		loaded;
+	Oid			seal_relid;		/* the store read back: a new one (DROP/CREATE EXTENSION) is read again */
+	int64		next_event_id;
+	int64		next_connection_id;
+	int64		next_text_id;
+	int64		last_seal_id;
+	uint8		last_hash[OLINK_HASH_LEN];
+	FullTransactionId horizon;
+} StoreState;
+
+static StoreState state;
+
+/* texts already in audit_text, by content */
+typedef struct TextEntry
+{
+	uint64		key;			/* hash of the text */
+	int64		text_id;
+	char	   *text;
+} TextEntry;
+
+static HTAB *text_cache = NULL;
+static MemoryContext text_cxt = NULL;
+static bool warned_missing = false;
+
+static void
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+void
+olink_audit_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "olink");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "olink_audit_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "olink audit worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "olink audit worker");
+	RegisterBackgroundWorker(&worker);
+}
+
+static void
+worker_detach(int code, Datum arg)
+{
+	olink_queue_attach_worker(false);
+}
+
+/* ---------------------------------------------------------------------
+ * State
+ * ---------------------------------------------------------------------
+ */
+
+static char *
+hex_hash(const uint8 *h)
+{
+	char	   *out = palloc(2 * OLINK_HASH_LEN + 1);
+
+	for (int i = 0; i < OLINK_HASH_LEN; i++)
+		sprintf(out + 2 * i, "%02x", h[i]);
+	return out;
+}
+
+static int64
+spi_int8(const char *sql, int64 dflt)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not run \"%s\"", sql);
+	if (SPI_processed == 0)
+		return dflt;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? dflt : DatumGetInt64(d);
+}
+
+/* ids and the chain head from the committed store; inside a transaction */
+static void
+load_state(void)
+{
+	int64		floor;
+
+	SPI_connect();
+	state.next_event_id = spi_int8("SELECT last_id FROM olink.audit_seal WHERE kind = 'a' "
+								   "ORDER BY seal_id DESC LIMIT 1", 0) + 1;
+	state.next_connection_id = spi_int8("SELECT last_id FROM olink.audit_seal WHERE kind = 'c' "
+										"ORDER BY seal_id DESC LIMIT 1", 0) + 1;
+	state.next_text_id = spi_int8("SELECT last_id FROM olink.audit_seal WHERE kind = 't' "
+								  "ORDER BY seal_id DESC LIMIT 1", 0) + 1;
+	state.last_seal_id = 0;
+	memset(state.last_hash, 0, OLINK_HASH_LEN);
+	if (SPI_execute("SELECT seal_id, hash FROM olink.audit_seal ORDER BY seal_id DESC LIMIT 1",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d;
+
+		state.last_seal_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+		{
+			bytea	   *b = DatumGetByteaPP(d);
+
+			memcpy(state.last_hash, VARDATA_ANY(b), Min(VARSIZE_ANY_EXHDR(b), OLINK_HASH_LEN));
+		}
+	}
+	/* the journal horizon of the last pass that sealed anything */
+	state.horizon = FullTransactionIdFromU64((uint64)
+											 spi_int8("SELECT horizon FROM olink.audit_seal "
+													  "WHERE kind = 'j' ORDER BY seal_id DESC LIMIT 1",
+													  FirstNormalTransactionId));
+
+	/* ids handed out from now on are above everything in the store */
+	floor = spi_int8(psprintf("SELECT greatest("
+							  "(SELECT max(statement_id) FROM olink.access_event WHERE event_id >= %lld), "
+							  "(SELECT max(session_id) FROM olink.connection_event WHERE event_id >= %lld), "
+							  "(SELECT last_id FROM olink.audit_seal WHERE kind = 'j' ORDER BY seal_id DESC LIMIT 1))",
+							  (long long) (state.next_event_id - 10000),
+							  (long long) (state.next_connection_id - 10000)), 0);
+	olink_id_floor(floor);
+	ereport(LOG,
+			(errmsg("olink audit worker: chain head is seal %lld, hash %s",
+					(long long) state.last_seal_id, hex_hash(state.last_hash))));
+	SPI_finish();
+
+	if (text_cache != NULL)
+	{
+		hash_destroy(text_cache);
+		text_cache = NULL;
+	}
+	MemoryContextReset(text_cxt);
+	state.seal_relid = olink_audit_table("audit_seal", false);
+	state.loaded = true;
+}
+
+/* the store is there: olink installed in this database */
+static bool
+store_present(void)
+{
+	if (!OidIsValid(get_extension_oid("olink", true)) ||
+		!OidIsValid(olink_audit_table("audit_seal", true)))
+	{
+		if (!warned_missing)
+			ereport(LOG,
+					(errmsg("olink audit worker: extension olink is not installed in database \"%s\"; audit events wait in the queue",
+							olink_database)));
+		warned_missing = true;
+		state.loaded = false;
+		return false;
+	}
+	warned_missing = false;
+	if (state.loaded && state.seal_relid != olink_audit_table("audit_seal", false))
+		state.loaded = false;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Sealing
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct SealAccum
+{
+	int64		first_id;
+	int64		last_id;
+	int64		count;
+	uint8		digest[OLINK_HASH_LEN];
+	uint8		content_digest[OLINK_HASH_LEN];
+} SealAccum;
+
+static void
+accum_reset(SealAccum *s)
+{
+	memset(s, 0, sizeof(SealAccum));
+}
+
+static void
+accum_row(SealAccum *s, char tag, TupleDesc desc, Datum *values, bool *nulls)
+{
+	uint8		content[OLINK_HASH_LEN];
+	uint8		full[OLINK_HASH_LEN];
+	int64		id = DatumGetInt64(values[0]);
+
+	olink_row_hashes(tag, desc, values, nulls, content, full);
+	if (s->count == 0 || id < s->first_id)
+		s->first_id = id;
+	if (s->count == 0 || id > s->last_id)
+		s->last_id = id;
+	s->count++;
+	olink_digest_add(s->digest, full);
+	olink_digest_add(s->content_digest, content);
+}
+
+static bytea *
+hash_bytea(const uint8 *h)
+{
+	bytea	   *b = palloc(VARHDRSZ + OLINK_HASH_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + OLINK_HASH_LEN);
+	memcpy(VARDATA(b), h, OLINK_HASH_LEN);
+	return b;
+}
+
+/*
+ * Append a seal; the chain head moves in id and hash, which the caller makes
+ * the worker's state only once the transaction has committed.
+ */
+static void
+append_seal(OlinkAppender *seals, int64 *id, uint8 *hash, char kind, SealAccum *s,
+			FullTransactionId xid, FullTransactionId horizon, const char *note)
+{
+	Datum		values[OLINK_SEAL_NATTS];
+	bool		nulls[OLINK_SEAL_NATTS] = {0};
+	uint8		content[OLINK_HASH_LEN];
+	uint8		link[OLINK_HASH_LEN];
+
+	values[0] = Int64GetDatum(*id + 1);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[2] = CharGetDatum(kind);
+	values[3] = Int64GetDatum((int64) U64FromFullTransactionId(xid));
+	nulls[3] = !FullTransactionIdIsValid(xid);
+	values[4] = Int64GetDatum((int64) U64FromFullTransactionId(horizon));
+	nulls[4] = !FullTransactionIdIsValid(horizon);
+	values[5] = Int64GetDatum(s->first_id);
+	values[6] = Int64GetDatum(s->last_id);
+	values[7] = Int64GetDatum(s->count);
+	values[8] = PointerGetDatum(hash_bytea(s->digest));
+	values[9] = PointerGetDatum(hash_bytea(s->content_digest));
+	values[10] = note ? CStringGetTextDatum(note) : (Datum) 0;
+	nulls[10] = note == NULL;
+	nulls[11] = true;
+	olink_seal_content_hash(RelationGetDescr(seals->rel), values, nulls, content);
+	olink_seal_link(hash, content, link);
+	values[11] = PointerGetDatum(hash_bytea(link));
+	nulls[11] = false;
+	olink_append(seals, values, nulls);
+	*id += 1;
+	memcpy(hash, link, OLINK_HASH_LEN);
+}
+
+/* ---------------------------------------------------------------------
+ * Writing events
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct Batch
+{
+	OlinkAppender access;
+	OlinkAppender connection;
+	OlinkAppender texts;
+	SealAccum	access_seal;
+	SealAccum	connection_seal;
+	SealAccum	text_seal;
+	int64		next_event_id;
+	int64		next_connection_id;
+	int64		next_text_id;
+} Batch;
+
+static uint64
+text_key(const char *s, int len)
+{
+	return hash_bytes_extended((const unsigned char *) s, len, 0x6f6c696e6bULL);
+}
+
+/* the id of text in audit_text, written now if it is new */
+static Datum
+text_ref(Batch *b, const char *s, uint32 len, bool *isnull)
+{
+	uint64		key;
+	TextEntry  *e;
+	Datum		values[OLINK_TEXT_NATTS];
+	bool		nulls[OLINK_TEXT_NATTS] = {0};
+
+	if (s == NULL)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	*isnull = false;
+	key = text_key(s, len);
+	if (text_cache != NULL)
+	{
+		e = hash_search(text_cache, &key, HASH_FIND, NULL);
+		if (e != NULL && strlen(e->text) == len && memcmp(e->text, s, len) == 0)
+			return Int64GetDatum(e->text_id);
+	}
+	/*
+	 * Into the cache at once: if this transaction fails the worker exits,
+	 * and the cache with it.
+	 */
+	if (text_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(TextEntry);
+		ctl.hcxt = text_cxt;
+		text_cache = hash_create("olink audit texts", 1024, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	e = hash_search(text_cache, &key, HASH_ENTER, NULL);
+	e->key = key;
+	e->text_id = b->next_text_id++;
+	e->text = MemoryContextStrdup(text_cxt, pnstrdup(s, len));
+
+	values[0] = Int64GetDatum(e->text_id);
+	values[1] = PointerGetDatum(cstring_to_text_with_len(s, len));
+	olink_append(&b->texts, values, nulls);
+	accum_row(&b->text_seal, 't', RelationGetDescr(b->texts.rel), values, nulls);
+	return Int64GetDatum(e->text_id);
+}
+
+static Datum
+inline_text(const char *s, uint32 len, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s ? PointerGetDatum(cstring_to_text_with_len(s, len)) : (Datum) 0;
+}
+
+static void
+write_access(Batch *b, OlinkEvent *ev, const char **str)
+{
+	Datum		values[OLINK_ACCESS_NATTS];
+	bool		nulls[OLINK_ACCESS_NATTS] = {0};
+
+	values[0] = Int64GetDatum(b->next_event_id++);
+	values[1] = TimestampTzGetDatum(ev->at);
+	values[2] = Int64GetDatum(ev->statement_id);
+	values[3] = Int64GetDatum(ev->session_id);
+	values[4] = Int64GetDatum((int64) ev->rows);
+	nulls[4] = ev->outcome == OLINK_OUTCOME_STARTED;
+	values[5] = text_ref(b, str[OLINK_EVA_STATEMENT], ev->strlen[OLINK_EVA_STATEMENT], &nulls[5]);
+	values[6] = text_ref(b, str[OLINK_EVA_RELATIONS], ev->strlen[OLINK_EVA_RELATIONS], &nulls[6]);
+	values[7] = text_ref(b, str[OLINK_EVA_COLUMNS], ev->strlen[OLINK_EVA_COLUMNS], &nulls[7]);
+	values[8] = CharGetDatum(ev->outcome);
+	values[9] = inline_text(str[OLINK_EVA_COUNTERPART], ev->strlen[OLINK_EVA_COUNTERPART], &nulls[9]);
+	values[10] = inline_text(str[OLINK_EVA_PURPOSE], ev->strlen[OLINK_EVA_PURPOSE], &nulls[10]);
+	values[11] = inline_text(str[OLINK_EVA_COMMAND], ev->strlen[OLINK_EVA_COMMAND], &nulls[11]);
+	values[12] = inline_text(str[OLINK_EVA_SQLSTATE], ev->strlen[OLINK_EVA_SQLSTATE], &nulls[12]);
+	values[13] = inline_text(str[OLINK_EVA_MESSAGE], ev->strlen[OLINK_EVA_MESSAGE], &nulls[13]);
+	olink_append(&b->access, values, nulls);
+	accum_row(&b->access_seal, 'a', RelationGetDescr(b->access.rel), values, nulls);
+}
+
+static void
+write_connection(Batch *b, OlinkEvent *ev, const char **str)
+{
+	Datum		values[OLINK_CONNECTION_NATTS];
+	bool		nulls[OLINK_CONNECTION_NATTS] = {0};
+
+	values[0] = Int64GetDatum(b->next_connection_id++);
+	values[1] = TimestampTzGetDatum(ev->at);
+	values[2] = CharGetDatum(ev->kind == OLINK_EV_LOGIN ? 'i' : ev->kind == OLINK_EV_LOGOUT ? 'o' : 'r');
+	values[3] = Int64GetDatum(ev->session_id);
+	values[4] = Int32GetDatum(ev->pid);
+	values[5] = ObjectIdGetDatum(ev->login_oid);
+	nulls[5] = !OidIsValid(ev->login_oid);
+	values[6] = inline_text(str[OLINK_EVC_LOGIN], ev->strlen[OLINK_EVC_LOGIN], &nulls[6]);
+	values[7] = inline_text(str[OLINK_EVC_DATABASE], ev->strlen[OLINK_EVC_DATABASE], &nulls[7]);
+	values[8] = inline_text(str[OLINK_EVC_CLIENT_ADDR], ev->strlen[OLINK_EVC_CLIENT_ADDR], &nulls[8]);
+	values[9] = BoolGetDatum(ev->ssl);
+	nulls[9] = ev->kind == OLINK_EV_REFUSED && str[OLINK_EVC_CLIENT_ADDR] == NULL;
+	values[10] = inline_text(str[OLINK_EVC_APPLICATION], ev->strlen[OLINK_EVC_APPLICATION], &nulls[10]);
+	values[11] = inline_text(str[OLINK_EVC_REASON], ev->strlen[OLINK_EVC_REASON], &nulls[11]);
+	values[12] = Int64GetDatum(ev->duration_us);
+	nulls[12] = ev->kind != OLINK_EV_LOGOUT;
+	values[13] = Int64GetDatum(ev->statements);
+	nulls[13] = ev->kind != OLINK_EV_LOGOUT;
+	olink_append(&b->connection, values, nulls);
+	accum_row(&b->connection_seal, 'c', RelationGetDescr(b->connection.rel), values, nulls);
+}
+
+/* the strings of an event, NULL-terminated copies */
+static void
+decode_strings(OlinkEvent *ev, const char **str)
+{
+	const char *p = (const char *) ev + sizeof(OlinkEvent);
+
+	for (int i = 0; i < OLINK_EV_NSTR; i++)
+	{
+		if (ev->strlen[i] == OLINK_EV_NULL)
+			str[i] = NULL;
+		else
+		{
+			str[i] = pnstrdup(p, ev->strlen[i]);
+			p += ev->strlen[i];
+		}
+	}
+}
+
+/* write one batch from the queue; false when the queue was empty */
+static bool
+write_batch(StringInfo buf)
+{
+	uint64		endpos;
+	uint64		lost;
+	int			n;
+	Batch		b;
+	int64		seal_id;
+	uint8		hash[OLINK_HASH_LEN];
+	char	   *p;
+	char	   *end;
+	MemoryContext rowcxt;
+	MemoryContext old;
+
+	resetStringInfo(buf);
+	n = olink_queue_peek(buf, BATCH_BYTES, &endpos, &lost);
+	if (n == 0 && lost == 0)
+		return false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "writing audit events");
+
+	if (!store_present())
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return false;
+	}
+	if (!state.loaded)
+		load_state();
+	if (text_cache != NULL && hash_get_num_entries(text_cache) > TEXT_CACHE_MAX)
+	{
+		hash_destroy(text_cache);
+		text_cache = NULL;
+		MemoryContextReset(text_cxt);
+	}
+
+	memset(&b, 0, sizeof(b));
+	olink_appender_open(&b.access, olink_audit_table("access_event", false));
+	olink_appender_open(&b.connection, olink_audit_table("connection_event", false));
+	olink_appender_open(&b.texts, olink_audit_table("audit_text", false));
+	b.next_event_id = state.next_event_id;
+	b.next_connection_id = state.next_connection_id;
+	b.next_text_id = state.next_text_id;
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "olink worker row", ALLOCSET_DEFAULT_SIZES);
+	p = buf->data;
+	end = buf->data + buf->len;
+	while (p < end)
+	{
+		uint32		len;
+		OlinkEvent *ev;
+		const char *str[OLINK_EV_NSTR];
+
+		p = (char *) MAXALIGN(p);
+		if (p >= end)
+			break;
+		memcpy(&len, p, sizeof(uint32));
+		p += MAXALIGN(sizeof(uint32));
+		ev = (OlinkEvent *) p;
+		p += len;
+
+		old = MemoryContextSwitchTo(rowcxt);
+		decode_strings(ev, str);
+		switch (ev->kind)
+		{
+			case OLINK_EV_ACCESS:
+				write_access(&b, ev, str);
+				break;
+			case OLINK_EV_LOGIN:
+			case OLINK_EV_LOGOUT:
+			case OLINK_EV_REFUSED:
+				write_connection(&b, ev, str);
+				break;
+			default:
+				/* an event this version does not know: kept as a failed access event */
+				elog(LOG, "olink audit worker: unknown event kind %d", ev->kind);
+				break;
+		}
+		MemoryContextSwitchTo(old);
+		/* new texts were copied into the batch's list, in this transaction's context */
+		MemoryContextReset(rowcxt);
+	}
+
+	if (lost > 0)
+	{
+		/* events that could not be queued: on record, as an event of their own */
+		OlinkEvent	ev;
+		const char *str[OLINK_EV_NSTR] = {0};
+		char	   *msg = psprintf("%llu audit events could not be queued in time and are lost",
+								   (unsigned long long) lost);
+
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = OLINK_EV_ACCESS;
+		ev.at = GetCurrentTimestamp();
+		ev.outcome = OLINK_OUTCOME_FAILED;
+		str[OLINK_EVA_COMMAND] = "AUDIT";
+		str[OLINK_EVA_MESSAGE] = msg;
+		str[OLINK_EVA_SQLSTATE] = "53000";
+		for (int i = 0; i < OLINK_EV_NSTR; i++)
+			ev.strlen[i] = str[i] ? strlen(str[i]) : OLINK_EV_NULL;
+		write_access(&b, &ev, str);
+		ereport(WARNING,
+				(errmsg("olink: %llu audit events could not be queued and are lost",
+						(unsigned long long) lost)));
+	}
+
+	/* one seal per table written */
+	{
+		OlinkAppender seals;
+
+		olink_appender_open(&seals, olink_audit_table("audit_seal", false));
+		seal_id = state.last_seal_id;
+		memcpy(hash, state.last_hash, OLINK_HASH_LEN);
+		if (b.text_seal.count > 0)
+			append_seal(&seals, &seal_id, hash, 't', &b.text_seal,
+						InvalidFullTransactionId, InvalidFullTransactionId, NULL);
+		if (b.access_seal.count > 0)
+			append_seal(&seals, &seal_id, hash, 'a', &b.access_seal,
+						InvalidFullTransactionId, InvalidFullTransactionId, NULL);
+		if (b.connection_seal.count > 0)
+			append_seal(&seals, &seal_id, hash, 'c', &b.connection_seal,
+						InvalidFullTransactionId, InvalidFullTransactionId, NULL);
+		olink_appender_close(&seals);
+	}
+	olink_appender_close(&b.access);
+	olink_appender_close(&b.connection);
+	olink_appender_close(&b.texts);
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	/* committed: the store's state moves on, the queue lets go */
+	state.next_event_id = b.next_event_id;
+	state.next_connection_id = b.next_connection_id;
+	state.next_text_id = b.next_text_id;
+	state.last_seal_id = seal_id;
+	memcpy(state.last_hash, hash, OLINK_HASH_LEN);
+	olink_set_chain_head(seal_id, hash);
+	olink_queue_release(endpos, n, lost);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Sealing the journal
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct JournalAccum
+{
+	uint64		xid;			/* hash key */
+	SealAccum	seal;
+} JournalAccum;
+
+/* the full form of xid, which is not after next */
+static FullTransactionId
+full_xid_before(FullTransactionId next, TransactionId xid)
+{
+	uint32		epoch = EpochFromFullTransactionId(next);
+
+	if (xid > XidFromFullTransactionId(next))
+		epoch--;
+	return FullTransactionIdFromEpochAndXid(epoch, xid);
+}
+
+static void
+seal_journal(void)
+{
+	Snapshot	snap;
+	FullTransactionId next;
+	FullTransactionId horizon;
+	HTAB	   *sealed;
+	HTAB	   *accum;
+	HASHCTL		ctl;
+	Portal		portal;
+	Datum		arg;
+	Oid			argtype = INT8OID;
+	int64		seal_id;
+	uint8		hash[OLINK_HASH_LEN];
+	List	   *order = NIL;
+	ListCell   *lc;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	snap = GetTransactionSnapshot();
+	PushActiveSnapshot(snap);
+	pgstat_report_activity(STATE_RUNNING, "sealing the change journal");
+	if (!store_present())
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return;
+	}
+	if (!state.loaded)
+		load_state();
+
+	/* every transaction below the snapshot's xmin has ended: the next horizon */
+	next = ReadNextFullTransactionId();
+	horizon = full_xid_before(next, snap->xmin);
+
+	SPI_connect();
+
+	/* transactions at or above the horizon that are sealed already */
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(uint64);
+	ctl.hcxt = CurrentMemoryContext;
+	sealed = hash_create("olink sealed xids", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(JournalAccum);
+	accum = hash_create("olink journal seals", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	arg = Int64GetDatum((int64) U64FromFullTransactionId(state.horizon));
+	if (SPI_execute_with_args("SELECT xid FROM olink.audit_seal WHERE kind = 'j' AND xid >= $1",
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not read journal seals");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		uint64		x = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+
+		(void) hash_search(sealed, &x, HASH_ENTER, NULL);
+	}
+
+	portal = SPI_cursor_open_with_args(NULL, "SELECT * FROM olink.journal WHERE xid >= $1",
+									   1, &argtype, &arg, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			Datum		values[OLINK_JOURNAL_NATTS];
+			bool		nulls[OLINK_JOURNAL_NATTS];
+			uint64		x;
+			bool		found;
+			JournalAccum *ja;
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+			x = (uint64) DatumGetInt64(values[3]);
+			if (hash_search(sealed, &x, HASH_FIND, NULL) != NULL)
+				continue;
+			ja = hash_search(accum, &x, HASH_ENTER, &found);
+			if (!found)
+			{
+				accum_reset(&ja->seal);
+				order = lappend(order, ja);
+			}
+			accum_row(&ja->seal, 'j', SPI_tuptable->tupdesc, values, nulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	seal_id = state.last_seal_id;
+	memcpy(hash, state.last_hash, OLINK_HASH_LEN);
+	if (order != NIL)
+	{
+		OlinkAppender seals;
+
+		olink_appender_open(&seals, olink_audit_table("audit_seal", false));
+		foreach(lc, order)
+		{
+			JournalAccum *ja = lfirst(lc);
+
+			append_seal(&seals, &seal_id, hash, 'j', &ja->seal,
+						FullTransactionIdFromU64(ja->xid), horizon, NULL);
+		}
+		olink_appender_close(&seals);
+	}
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	state.last_seal_id = seal_id;
+	memcpy(state.last_hash, hash, OLINK_HASH_LEN);
+	olink_set_chain_head(seal_id, hash);
+	state.horizon = horizon;
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Main loop
+ * ---------------------------------------------------------------------
+ */
+
+void
+olink_audit_worker_main(Datum main_arg)
+{
+	StringInfoData buf;
+	TimestampTz last_seal = 0;
+	TimestampTz term_at = 0;
+	uint64		seal_request_done = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, worker_sigterm);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(olink_database, NULL, 0);
+	pgstat_report_appname("olink audit worker");
+
+	text_cxt = AllocSetContextCreate(TopMemoryContext, "olink audit texts", ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&buf);
+	memset(&state, 0, sizeof(state));
+	olink_queue_attach_worker(true);
+	before_shmem_exit(worker_detach, (Datum) 0);
+
+	for (;;)
+	{
+		bool		busy;
+		uint64		requested;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		busy = write_batch(&buf);
+
+		requested = olink_seal_requested();
+		if (requested > seal_request_done ||
+			TimestampDifferenceExceeds(last_seal, GetCurrentTimestamp(), SEAL_INTERVAL_MS))
+		{
+			/* the queue first: a flush asks for its events and the journal */
+			while (write_batch(&buf))
+				;
+			seal_journal();
+			last_seal = GetCurrentTimestamp();
+			olink_seal_completed(requested);
+			seal_request_done = requested;
+		}
+
+		if (got_sigterm)
+		{
+			if (term_at == 0)
+				term_at = GetCurrentTimestamp();
+			/* drain while other backends may still log out, a little while */
+			if (!busy && (CountDBBackends(InvalidOid) <= 1 ||
+						  TimestampDifferenceExceeds(term_at, GetCurrentTimestamp(), SHUTDOWN_GRACE_MS)))
+			{
+				while (write_batch(&buf))
+					;
+				seal_journal();
+				break;
+			}
+		}
+
+		if (!busy)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 got_sigterm ? 20 : DRAIN_INTERVAL_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+	ereport(LOG,
+			(errmsg("olink audit worker: stopped; chain head is seal %lld",
+					(long long) state.last_seal_id)));
+	proc_exit(0);
+}

@@ -1,0 +1,780 @@
+/*-------------------------------------------------------------------------
+ *
+ * chain.c
+ *		Tamper evidence: the canonical form of an audit row, its SHA-256,
+ *		the seal chain, the append-only guard and olink.verify_audit().
+ *
+ * Every row of the audit store (access and connection events, the texts
+ * they refer to, the change journal) is sealed.  A seal covers a batch of
+ * rows -- a range of ids the worker wrote in one transaction, or the
+ * journal rows of one committed transaction -- and records how many there
+ * are and two sums, modulo 2^256, of per-row SHA-256 values: one over
+ * each row's content, one over its content and id.  Sums do not depend on
+ * the order in which rows are read, so verification is one sequential
+ * scan per table.  Seals are chained: each seal's hash is the SHA-256 of
+ * the previous seal's hash and its own canonical form.
+ *
+ * What verification finds, per seal:
+ *	 fewer rows than sealed			deleted
+ *	 more rows, or a row no seal covers		inserted
+ *	 same content sum, other id sum		reordered (ids moved between rows)
+ *	 other sums							changed
+ *	 a seal whose hash does not follow		changed (log "seal")
+ *	 a gap in seal ids					deleted (log "seal")
+ *	 a journal row the worker could not seal	unsealed
+ *
+ * An unkeyed chain can be recomputed by whoever can write every row.  The
+ * audit worker keeps the head of the chain in shared memory and logs it at
+ * every checkpoint of its own (see audit_worker.c); verify_audit() compares
+ * the table with that head, so a chain rewritten while the server runs is
+ * found, and the logged heads let an auditor check across restarts.
+ *
+ * Hashing uses PostgreSQL's pg_cryptohash (OpenSSL's SHA-256 where the
+ * server is built with it), one context reused for every row.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/transam.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "common/cryptohash.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/xid8.h"
+
+#include "olink.h"
+
+/* set by the retention function while it removes sealed rows */
+bool		olink_append_allowed = false;
+
+static pg_cryptohash_ctx *sha_ctx = NULL;
+
+void
+olink_sha256(const void *data, size_t len, uint8 *out)
+{
+	if (sha_ctx == NULL)
+	{
+		/*
+		 * One context for the life of the backend, owned by a resource owner
+		 * of its own that is never released: a transaction's owner would
+		 * free it at the transaction's end.
+		 */
+		static ResourceOwner sha_owner = NULL;
+		ResourceOwner save = CurrentResourceOwner;
+
+		if (sha_owner == NULL)
+			sha_owner = ResourceOwnerCreate(NULL, "olink hashing");
+		CurrentResourceOwner = sha_owner;
+		sha_ctx = pg_cryptohash_create(PG_SHA256);
+		CurrentResourceOwner = save;
+		if (sha_ctx == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	if (pg_cryptohash_init(sha_ctx) < 0 ||
+		pg_cryptohash_update(sha_ctx, data, len) < 0 ||
+		pg_cryptohash_final(sha_ctx, out, OLINK_HASH_LEN) < 0)
+		elog(ERROR, "olink: could not compute SHA-256: %s", pg_cryptohash_error(sha_ctx));
+}
+
+/* 256-bit little-endian addition, modulo 2^256 */
+void
+olink_digest_add(uint8 *sum, const uint8 *hash)
+{
+	unsigned int carry = 0;
+
+	for (int i = 0; i < OLINK_HASH_LEN; i++)
+	{
+		unsigned int v = (unsigned int) sum[i] + hash[i] + carry;
+
+		sum[i] = (uint8) v;
+		carry = v >> 8;
+	}
+}
+
+/*
+ * The canonical form of a row: a tag naming the table, then per attribute
+ * 'N' for NULL or 'V', a 4-byte length and the value's bytes -- detoasted
+ * and decompressed, so that storage decisions do not change the hash.
+ * The attribute skip_attno (the row's id) is left out.
+ */
+static void
+canonical_row(StringInfo buf, char tag, TupleDesc desc, Datum *values, bool *nulls,
+			  int skip_attno)
+{
+	resetStringInfo(buf);
+	appendStringInfoChar(buf, tag);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		uint32		len;
+
+		if (att->attisdropped || i + 1 == skip_attno)
+			continue;
+		if (nulls[i])
+		{
+			appendStringInfoChar(buf, 'N');
+			continue;
+		}
+		appendStringInfoChar(buf, 'V');
+		if (att->attbyval)
+		{
+			Datum		d = values[i];
+			char		bytes[sizeof(Datum)];
+
+			len = att->attlen;
+			store_att_byval(bytes, d, att->attlen);
+			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(buf, bytes, len);
+		}
+		else if (att->attlen > 0)
+		{
+			len = att->attlen;
+			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(buf, DatumGetPointer(values[i]), len);
+		}
+		else if (att->attlen == -1)
+		{
+			struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
+
+			len = VARSIZE_ANY_EXHDR(v);
+			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(buf, VARDATA_ANY(v), len);
+			if ((Pointer) v != DatumGetPointer(values[i]))
+				pfree(v);
+		}
+		else
+		{
+			const char *s = DatumGetCString(values[i]);
+
+			len = strlen(s);
+			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(buf, s, len);
+		}
+	}
+}
+
+static StringInfo canon_buf = NULL;
+
+/*
+ * A row's two hashes: content = SHA-256 of its canonical form without the
+ * id (attribute 1), full = SHA-256 of content and the id.
+ */
+void
+olink_row_hashes(char tag, TupleDesc desc, Datum *values, bool *nulls,
+				 uint8 *content, uint8 *full)
+{
+	uint8		buf[OLINK_HASH_LEN + sizeof(int64)];
+	int64		id = DatumGetInt64(values[0]);
+
+	if (canon_buf == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		canon_buf = makeStringInfo();
+		MemoryContextSwitchTo(old);
+	}
+	canonical_row(canon_buf, tag, desc, values, nulls, 1);
+	olink_sha256(canon_buf->data, canon_buf->len, content);
+	memcpy(buf, content, OLINK_HASH_LEN);
+	memcpy(buf + OLINK_HASH_LEN, &id, sizeof(int64));
+	olink_sha256(buf, sizeof(buf), full);
+}
+
+/* the hash of a seal without its chain link: SHA-256 of its canonical form, hash left out */
+void
+olink_seal_content_hash(TupleDesc desc, Datum *values, bool *nulls, uint8 *out)
+{
+	if (canon_buf == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		canon_buf = makeStringInfo();
+		MemoryContextSwitchTo(old);
+	}
+	canonical_row(canon_buf, 's', desc, values, nulls, OLINK_SEAL_HASH);
+	olink_sha256(canon_buf->data, canon_buf->len, out);
+}
+
+/* a seal's link in the chain: SHA-256 of the previous seal's hash and its content hash */
+void
+olink_seal_link(const uint8 *prev, const uint8 *content, uint8 *out)
+{
+	uint8		buf[2 * OLINK_HASH_LEN];
+
+	memcpy(buf, prev, OLINK_HASH_LEN);
+	memcpy(buf + OLINK_HASH_LEN, content, OLINK_HASH_LEN);
+	olink_sha256(buf, sizeof(buf), out);
+}
+
+/* ---------------------------------------------------------------------
+ * The append-only guard
+ * ---------------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(olink_append_only);
+
+Datum
+olink_append_only(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function olink._append_only() must be called as a trigger")));
+	if (olink_append_allowed && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("audit table \"%s\" is append-only",
+					RelationGetRelationName(trigdata->tg_relation)),
+			 errdetail("Rows are written only by olink's audit worker and the change journal, and removed only by olink.purge_audit()."),
+			 errhint("Read the views olink.access_log, olink.connection_log and olink.change_journal.")));
+	PG_RETURN_NULL();
+}
+
+/* ---------------------------------------------------------------------
+ * Verification
+ * ---------------------------------------------------------------------
+ */
+
+
+typedef struct SealCheck
+{
+	int64		seal_id;
+	char		kind;
+	uint64		xid;
+	int64		first_id;
+	int64		last_id;
+	int64		row_count;
+	uint8		digest[OLINK_HASH_LEN];
+	uint8		content_digest[OLINK_HASH_LEN];
+	uint8		content_hash[OLINK_HASH_LEN];	/* the seal's own, recomputed */
+	uint8		stored_hash[OLINK_HASH_LEN];
+	bool		skip;			/* journal seal of a transaction the rows' snapshot cannot see */
+	/* what the rows add up to */
+	int64		found;
+	uint8		sum[OLINK_HASH_LEN];
+	uint8		content_sum[OLINK_HASH_LEN];
+} SealCheck;
+
+typedef struct Verify
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	SealCheck  *seals;
+	int			nseals;
+	int		   *ranges[3];		/* per kind a, c, t: seal indexes sorted by first_id */
+	int			nranges[3];
+	HTAB	   *journal_seals;	/* xid -> seal index */
+	bool		settled;
+} Verify;
+
+typedef struct XidEntry
+{
+	uint64		xid;			/* hash key */
+	int			index;			/* seal, or -1 */
+	int64		count;			/* unsealed rows */
+	int64		first_id;
+	int64		last_id;
+} XidEntry;
+
+static void
+finding(Verify *v, const char *what, const char *log, int64 first, int64 last,
+		const char *detail)
+{
+	Datum		values[5];
+	bool		nulls[5] = {0};
+
+	values[0] = CStringGetTextDatum(what);
+	values[1] = CStringGetTextDatum(log);
+	values[2] = Int64GetDatum(first);
+	values[3] = Int64GetDatum(last);
+	values[4] = CStringGetTextDatum(detail);
+	tuplestore_putvalues(v->store, v->desc, values, nulls);
+}
+
+static const char *
+log_name(char kind)
+{
+	switch (kind)
+	{
+		case 'a':
+			return "access_log";
+		case 'c':
+			return "connection_log";
+		case 't':
+			return "audit_text";
+		case 'j':
+			return "change_journal";
+		default:
+			return "seal";
+	}
+}
+
+static int
+kind_index(char kind)
+{
+	return kind == 'a' ? 0 : kind == 'c' ? 1 : kind == 't' ? 2 : -1;
+}
+
+Oid
+olink_audit_table(const char *name, bool missing_ok)
+{
+	Oid			nsp = get_namespace_oid("olink", missing_ok);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("audit table \"olink.%s\" does not exist", name)));
+	return relid;
+}
+
+static Relation
+open_audit_table(const char *name, int natts)
+{
+	Relation	rel = table_open(olink_audit_table(name, false), AccessShareLock);
+
+	if (RelationGetDescr(rel)->natts != natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("audit table \"olink.%s\" does not have the columns olink wrote", name),
+				 errdetail("It has %d columns; olink writes %d.", RelationGetDescr(rel)->natts, natts)));
+	return rel;
+}
+
+static int
+seal_cmp_id(const void *a, const void *b)
+{
+	const SealCheck *x = a;
+	const SealCheck *y = b;
+
+	return x->seal_id < y->seal_id ? -1 : x->seal_id > y->seal_id ? 1 : 0;
+}
+
+static SealCheck *sort_seals;
+
+static int
+seal_range_cmp(const void *a, const void *b)
+{
+	int64		x = sort_seals[*(const int *) a].first_id;
+	int64		y = sort_seals[*(const int *) b].first_id;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static void
+copy_hash(uint8 *dst, Datum d, bool isnull)
+{
+	memset(dst, 0, OLINK_HASH_LEN);
+	if (!isnull)
+	{
+		struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+
+		memcpy(dst, VARDATA_ANY(v), Min(VARSIZE_ANY_EXHDR(v), OLINK_HASH_LEN));
+	}
+}
+
+/* read the seals, check their chain and index them for the row scans */
+static void
+load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const uint8 *head_hash)
+{
+	Relation	rel = open_audit_table("audit_seal", OLINK_SEAL_NATTS);
+	TupleDesc	desc = RelationGetDescr(rel);
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int			cap = 1024;
+	Datum		values[OLINK_SEAL_NATTS];
+	bool		nulls[OLINK_SEAL_NATTS];
+	HASHCTL		ctl;
+
+	v->seals = palloc(cap * sizeof(SealCheck));
+	v->nseals = 0;
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		SealCheck  *s;
+
+		if (v->nseals == cap)
+		{
+			cap *= 2;
+			v->seals = repalloc(v->seals, cap * sizeof(SealCheck));
+		}
+		heap_deform_tuple(tup, desc, values, nulls);
+		s = &v->seals[v->nseals++];
+		memset(s, 0, sizeof(SealCheck));
+		s->seal_id = DatumGetInt64(values[0]);
+		s->kind = DatumGetChar(values[2]);
+		s->xid = nulls[3] ? 0 : (uint64) DatumGetInt64(values[3]);
+		s->first_id = nulls[5] ? 0 : DatumGetInt64(values[5]);
+		s->last_id = nulls[6] ? -1 : DatumGetInt64(values[6]);
+		s->row_count = DatumGetInt64(values[7]);
+		copy_hash(s->digest, values[8], nulls[8]);
+		copy_hash(s->content_digest, values[9], nulls[9]);
+		copy_hash(s->stored_hash, values[11], nulls[11]);
+		olink_seal_content_hash(desc, values, nulls, s->content_hash);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	qsort(v->seals, v->nseals, sizeof(SealCheck), seal_cmp_id);
+
+	/* the chain */
+	for (int i = 0; i < v->nseals; i++)
+	{
+		SealCheck  *s = &v->seals[i];
+		uint8		zero[OLINK_HASH_LEN] = {0};
+		uint8		expect[OLINK_HASH_LEN];
+
+		if (i > 0 && s->seal_id == v->seals[i - 1].seal_id)
+		{
+			finding(v, "inserted", "seal", s->seal_id, s->seal_id,
+					"two seals carry the same id");
+			continue;
+		}
+		if (i == 0 && s->seal_id != 1)
+			finding(v, "deleted", "seal", 1, s->seal_id - 1,
+					"the first seals of the chain are missing");
+		else if (i > 0 && s->seal_id != v->seals[i - 1].seal_id + 1)
+			finding(v, "deleted", "seal", v->seals[i - 1].seal_id + 1, s->seal_id - 1,
+					"seals are missing from the chain");
+		olink_seal_link(i == 0 ? zero : v->seals[i - 1].stored_hash, s->content_hash, expect);
+		if (memcmp(expect, s->stored_hash, OLINK_HASH_LEN) != 0)
+			finding(v, "changed", "seal", s->seal_id, s->seal_id,
+					"the seal's hash does not follow from the seal before it and its own values");
+		if (s->kind == 'j' && XidInMVCCSnapshot(XidFromFullTransactionId(FullTransactionIdFromU64(s->xid)),
+												rows_snap))
+			s->skip = true;
+	}
+
+	/* the head the worker remembers: a chain recomputed after the fact ends elsewhere */
+	if (head_id > 0)
+	{
+		bool		seen = false;
+
+		for (int i = v->nseals - 1; i >= 0; i--)
+		{
+			if (v->seals[i].seal_id == head_id)
+			{
+				seen = true;
+				if (memcmp(v->seals[i].stored_hash, head_hash, OLINK_HASH_LEN) != 0)
+					finding(v, "changed", "seal", head_id, head_id,
+							"the chain differs from the one the audit worker wrote: its last seal's hash is not the one the worker remembers");
+				break;
+			}
+		}
+		if (!seen && (v->nseals == 0 || v->seals[v->nseals - 1].seal_id < head_id))
+			finding(v, "deleted", "seal", v->nseals ? v->seals[v->nseals - 1].seal_id + 1 : 1, head_id,
+					"the chain ends before the last seal the audit worker wrote");
+	}
+
+	/* index: ranges per kind, journal seals by transaction */
+	sort_seals = v->seals;
+	for (int k = 0; k < 3; k++)
+	{
+		v->ranges[k] = palloc((v->nseals + 1) * sizeof(int));
+		v->nranges[k] = 0;
+	}
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(XidEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	v->journal_seals = hash_create("olink verify journal", 1024, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < v->nseals; i++)
+	{
+		SealCheck  *s = &v->seals[i];
+		int			k = kind_index(s->kind);
+
+		if (k >= 0)
+			v->ranges[k][v->nranges[k]++] = i;
+		else if (s->kind == 'j')
+		{
+			bool		found;
+			XidEntry   *e = hash_search(v->journal_seals, &s->xid, HASH_ENTER, &found);
+
+			if (found)
+				finding(v, "inserted", "seal", s->seal_id, s->seal_id,
+						psprintf("transaction %llu has two journal seals",
+								 (unsigned long long) s->xid));
+			else
+			{
+				e->index = i;
+				e->count = 0;
+			}
+		}
+	}
+	for (int k = 0; k < 3; k++)
+		qsort(v->ranges[k], v->nranges[k], sizeof(int), seal_range_cmp);
+}
+
+/* the seal covering id in kind k, or -1 */
+static int
+find_range(Verify *v, int k, int64 id, int *hint)
+{
+	int			lo = 0;
+	int			hi = v->nranges[k] - 1;
+
+	if (*hint >= 0)
+	{
+		SealCheck  *s = &v->seals[*hint];
+
+		if (id >= s->first_id && id <= s->last_id)
+			return *hint;
+	}
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		SealCheck  *s = &v->seals[v->ranges[k][mid]];
+
+		if (id < s->first_id)
+			hi = mid - 1;
+		else if (id > s->last_id)
+			lo = mid + 1;
+		else
+		{
+			*hint = v->ranges[k][mid];
+			return *hint;
+		}
+	}
+	return -1;
+}
+
+static void
+flush_stray(Verify *v, char kind, int64 *first, int64 *last)
+{
+	if (*first <= *last)
+		finding(v, "inserted", log_name(kind), *first, *last,
+				"rows no seal covers: they were not written by the audit worker");
+	*first = 1;
+	*last = 0;
+}
+
+/* add every row of a worker-written table to the seal that covers its id */
+static int64
+scan_sealed_table(Verify *v, const char *table, char kind, int natts, Snapshot snap)
+{
+	Relation	rel = open_audit_table(table, natts);
+	TupleDesc	desc = RelationGetDescr(rel);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	HeapTuple	tup;
+	Datum	   *values = palloc(natts * sizeof(Datum));
+	bool	   *nulls = palloc(natts * sizeof(bool));
+	int			k = kind_index(kind);
+	int			hint = -1;
+	int64		stray_first = 1;
+	int64		stray_last = 0;
+	int64		n = 0;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "olink verify row",
+												 ALLOCSET_DEFAULT_SIZES);
+
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		uint8		content[OLINK_HASH_LEN];
+		uint8		full[OLINK_HASH_LEN];
+		int64		id;
+		int			i;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(rowcxt);
+		heap_deform_tuple(tup, desc, values, nulls);
+		id = DatumGetInt64(values[0]);
+		olink_row_hashes(kind, desc, values, nulls, content, full);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		n++;
+
+		i = find_range(v, k, id, &hint);
+		if (i < 0)
+		{
+			if (id == stray_last + 1)
+				stray_last = id;
+			else
+			{
+				flush_stray(v, kind, &stray_first, &stray_last);
+				stray_first = stray_last = id;
+			}
+			continue;
+		}
+		v->seals[i].found++;
+		olink_digest_add(v->seals[i].sum, full);
+		olink_digest_add(v->seals[i].content_sum, content);
+	}
+	flush_stray(v, kind, &stray_first, &stray_last);
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return n;
+}
+
+/* journal rows: grouped by transaction, each transaction's rows under one seal */
+static int64
+scan_journal(Verify *v, Snapshot snap)
+{
+	Relation	rel = open_audit_table("journal", OLINK_JOURNAL_NATTS);
+	TupleDesc	desc = RelationGetDescr(rel);
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	HeapTuple	tup;
+	Datum		values[OLINK_JOURNAL_NATTS];
+	bool		nulls[OLINK_JOURNAL_NATTS];
+	uint64		last_xid = 0;
+	XidEntry   *e = NULL;
+	int64		n = 0;
+	HASH_SEQ_STATUS hs;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "olink verify row",
+												 ALLOCSET_DEFAULT_SIZES);
+
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		uint8		content[OLINK_HASH_LEN];
+		uint8		full[OLINK_HASH_LEN];
+		uint64		xid;
+		int64		id;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(rowcxt);
+		heap_deform_tuple(tup, desc, values, nulls);
+		id = DatumGetInt64(values[0]);
+		xid = nulls[3] ? 0 : (uint64) DatumGetInt64(values[3]);
+		olink_row_hashes('j', desc, values, nulls, content, full);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		n++;
+
+		if (e == NULL || xid != last_xid)
+		{
+			bool		found;
+
+			e = hash_search(v->journal_seals, &xid, HASH_ENTER, &found);
+			if (!found)
+			{
+				e->index = -1;
+				e->count = 0;
+			}
+			last_xid = xid;
+		}
+		if (e->index < 0)
+		{
+			if (e->count == 0 || id < e->first_id)
+				e->first_id = id;
+			if (e->count == 0 || id > e->last_id)
+				e->last_id = id;
+			e->count++;
+			continue;
+		}
+		v->seals[e->index].found++;
+		olink_digest_add(v->seals[e->index].sum, full);
+		olink_digest_add(v->seals[e->index].content_sum, content);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	hash_seq_init(&hs, v->journal_seals);
+	while ((e = hash_seq_search(&hs)) != NULL)
+	{
+		if (e->index >= 0 || e->count == 0)
+			continue;
+		if (!v->settled)
+			finding(v, "unsealed", "change_journal", e->first_id, e->last_id,
+					psprintf("%lld journal rows of transaction %llu are not sealed: the audit worker did not seal within the time allowed",
+							 (long long) e->count, (unsigned long long) e->xid));
+		else
+			finding(v, "inserted", "change_journal", e->first_id, e->last_id,
+					psprintf("%lld journal rows of transaction %llu have no seal although the audit worker has sealed every committed transaction",
+							 (long long) e->count, (unsigned long long) e->xid));
+	}
+	return n;
+}
+
+static void
+compare_seals(Verify *v)
+{
+	for (int i = 0; i < v->nseals; i++)
+	{
+		SealCheck  *s = &v->seals[i];
+		const char *log = log_name(s->kind);
+		int64		first = s->kind == 'j' ? s->first_id : s->first_id;
+		int64		last = s->last_id;
+
+		if (s->kind == 'p' || s->skip)
+			continue;
+		if (s->found < s->row_count)
+			finding(v, "deleted", log, first, last,
+					psprintf("seal %lld covers %lld rows; %lld are left",
+							 (long long) s->seal_id, (long long) s->row_count, (long long) s->found));
+		else if (s->found > s->row_count)
+			finding(v, "inserted", log, first, last,
+					psprintf("seal %lld covers %lld rows; there are %lld",
+							 (long long) s->seal_id, (long long) s->row_count, (long long) s->found));
+		else if (memcmp(s->sum, s->digest, OLINK_HASH_LEN) != 0)
+		{
+			if (memcmp(s->content_sum, s->content_digest, OLINK_HASH_LEN) == 0)
+				finding(v, "reordered", log, first, last,
+						psprintf("the rows of seal %lld are all there, unchanged, under other ids",
+								 (long long) s->seal_id));
+			else
+				finding(v, "changed", log, first, last,
+						psprintf("a row of seal %lld is not as it was written",
+								 (long long) s->seal_id));
+		}
+	}
+}
+
+PG_FUNCTION_INFO_V1(olink_verify_audit);
+
+/*
+ * olink.verify_audit(): one row per problem, nothing when intact.
+ *
+ * The worker is first asked to write everything queued and seal every
+ * committed journal transaction.  Journal rows are then read with the
+ * statement's snapshot (all of them committed before that seal pass
+ * began, so all of them must be sealed), and the worker's own tables and
+ * the seals with a snapshot taken after it (the worker writes rows and
+ * their seal in one transaction, so any snapshot sees both or neither).
+ */
+Datum
+olink_verify_audit(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Verify		v;
+	Snapshot	rows_snap;
+	Snapshot	snap;
+	int64		head_id;
+	uint8		head_hash[OLINK_HASH_LEN];
+
+	memset(&v, 0, sizeof(v));
+	InitMaterializedSRF(fcinfo, 0);
+	v.store = rsinfo->setResult;
+	v.desc = rsinfo->setDesc;
+
+	rows_snap = RegisterSnapshot(GetActiveSnapshot());
+	v.settled = olink_audit_settle(10000);
+	olink_chain_head(&head_id, head_hash);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+
+	load_seals(&v, snap, rows_snap, head_id, head_hash);
+	(void) scan_sealed_table(&v, "access_event", 'a', OLINK_ACCESS_NATTS, snap);
+	(void) scan_sealed_table(&v, "connection_event", 'c', OLINK_CONNECTION_NATTS, snap);
+	(void) scan_sealed_table(&v, "audit_text", 't', OLINK_TEXT_NATTS, snap);
+	(void) scan_journal(&v, rows_snap);
+	compare_seals(&v);
+
+	UnregisterSnapshot(snap);
+	UnregisterSnapshot(rows_snap);
+	return (Datum) 0;
+}

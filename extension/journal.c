@@ -1,0 +1,461 @@
+/*-------------------------------------------------------------------------
+ *
+ * journal.c
+ *		The change journal: a row image of every insert, update and delete
+ *		on a protected table, written by the changing transaction itself.
+ *
+ * olink.protect() puts the trigger olink_journal (AFTER ... FOR EACH ROW,
+ * enabled ALWAYS so that session_replication_role does not switch it off)
+ * on the table.  The trigger appends to olink.journal in the same
+ * transaction, directly into the heap (store.c): a committed change always
+ * has its journal rows, a rolled-back one never does, and no grant or row
+ * policy of the session stands in the way -- the journal is written for
+ * counterparts and internal roles alike, without being checked as theirs.
+ *
+ * Each row carries what recovery needs: the statement id (the same as the
+ * statement's access event), the top-level transaction id, who and under
+ * which purpose, the primary key (or replica identity) as jsonb, and the
+ * whole row before and after as jsonb.  Numbers and booleans become JSON
+ * numbers and booleans, everything else its text form, so any row can be
+ * rebuilt with jsonb_populate_record().
+ *
+ * TRUNCATE of a protected table is refused: it would remove rows without
+ * images.  The same function, called as a statement-level BEFORE TRUNCATE
+ * trigger, refuses it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/xid8.h"
+
+#include "olink.h"
+
+/* how each column of a journaled table becomes JSON */
+typedef enum ColumnKind
+{
+	COL_TEXT,					/* the type's output function, as a string */
+	COL_BOOL,
+	COL_INT2,
+	COL_INT4,
+	COL_INT8,
+	COL_NUMERIC,
+	COL_DROPPED
+} ColumnKind;
+
+typedef struct JournaledRel
+{
+	Oid			relid;			/* hash key */
+	char	   *name;			/* schema-qualified */
+	int			natts;
+	ColumnKind *kinds;
+	FmgrInfo   *out;
+	char	  **names;
+	int			nkey;
+	AttrNumber *key;			/* primary key (or replica identity) columns */
+} JournaledRel;
+
+static HTAB *journaled = NULL;
+static MemoryContext journal_cxt = NULL;	/* the cache of JournaledRel */
+static MemoryContext row_cxt = NULL;	/* one row's images */
+
+/* the journal table, open for the rest of the transaction */
+static OlinkAppender appender;
+static bool appender_open = false;
+static uint64 rows_this_xact = 0;
+
+/* the session user's name, looked up once */
+static Oid	login_oid = InvalidOid;
+static char *login_name = NULL;
+
+static void
+journal_rel_invalidate(Datum arg, Oid relid)
+{
+	if (journaled != NULL)
+	{
+		hash_destroy(journaled);
+		journaled = NULL;
+		MemoryContextReset(journal_cxt);
+	}
+}
+
+static JournaledRel *
+journaled_rel(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	JournaledRel *j;
+	bool		found;
+
+	if (journaled == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(JournaledRel);
+		ctl.hcxt = journal_cxt;
+		journaled = hash_create("olink journaled relations", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	j = hash_search(journaled, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		MemoryContext old = MemoryContextSwitchTo(journal_cxt);
+		Oid			keyidx;
+
+		j->name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+											 RelationGetRelationName(rel));
+		j->natts = desc->natts;
+		j->kinds = palloc(sizeof(ColumnKind) * Max(j->natts, 1));
+		j->out = palloc0(sizeof(FmgrInfo) * Max(j->natts, 1));
+		j->names = palloc(sizeof(char *) * Max(j->natts, 1));
+		for (int i = 0; i < j->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			Oid			outfn;
+			bool		varlena;
+
+			j->names[i] = pstrdup(NameStr(att->attname));
+			if (att->attisdropped)
+			{
+				j->kinds[i] = COL_DROPPED;
+				continue;
+			}
+			switch (att->atttypid)
+			{
+				case BOOLOID:
+					j->kinds[i] = COL_BOOL;
+					break;
+				case INT2OID:
+					j->kinds[i] = COL_INT2;
+					break;
+				case INT4OID:
+					j->kinds[i] = COL_INT4;
+					break;
+				case INT8OID:
+					j->kinds[i] = COL_INT8;
+					break;
+				case NUMERICOID:
+					j->kinds[i] = COL_NUMERIC;
+					break;
+				default:
+					j->kinds[i] = COL_TEXT;
+					getTypeOutputInfo(att->atttypid, &outfn, &varlena);
+					fmgr_info_cxt(outfn, &j->out[i], journal_cxt);
+					break;
+			}
+		}
+		keyidx = RelationGetPrimaryKeyIndex(rel);
+		if (!OidIsValid(keyidx))
+			keyidx = RelationGetReplicaIndex(rel);
+		j->nkey = 0;
+		j->key = NULL;
+		if (OidIsValid(keyidx))
+		{
+			Relation	irel = index_open(keyidx, AccessShareLock);
+
+			j->nkey = irel->rd_index->indnkeyatts;
+			j->key = palloc(sizeof(AttrNumber) * j->nkey);
+			for (int i = 0; i < j->nkey; i++)
+				j->key[i] = irel->rd_index->indkey.values[i];
+			index_close(irel, AccessShareLock);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	return j;
+}
+
+static void
+push_string(JsonbParseState **state, JsonbIteratorToken tok, const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	(void) pushJsonbValue(state, tok, &v);
+}
+
+static void
+push_column(JsonbParseState **state, JournaledRel *j, int i, Datum d, bool isnull)
+{
+	JsonbValue	v;
+
+	push_string(state, WJB_KEY, j->names[i]);
+	if (isnull)
+	{
+		v.type = jbvNull;
+		(void) pushJsonbValue(state, WJB_VALUE, &v);
+		return;
+	}
+	switch (j->kinds[i])
+	{
+		case COL_BOOL:
+			v.type = jbvBool;
+			v.val.boolean = DatumGetBool(d);
+			break;
+		case COL_INT2:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(DatumGetInt16(d));
+			break;
+		case COL_INT4:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(DatumGetInt32(d));
+			break;
+		case COL_INT8:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(DatumGetInt64(d));
+			break;
+		case COL_NUMERIC:
+			{
+				Numeric		num = DatumGetNumeric(d);
+
+				if (numeric_is_nan(num) || numeric_is_inf(num))
+				{
+					push_string(state, WJB_VALUE,
+								DatumGetCString(DirectFunctionCall1(numeric_out, d)));
+					return;
+				}
+				v.type = jbvNumeric;
+				v.val.numeric = num;
+				break;
+			}
+		default:
+			push_string(state, WJB_VALUE, OutputFunctionCall(&j->out[i], d));
+			return;
+	}
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* a row as a jsonb object of all its columns, or of its key columns */
+static Jsonb *
+row_image(JournaledRel *j, TupleDesc desc, HeapTuple tup, bool key_only)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	if (key_only)
+	{
+		for (int k = 0; k < j->nkey; k++)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, j->key[k], desc, &isnull);
+
+			push_column(&state, j, j->key[k] - 1, d, isnull);
+		}
+	}
+	else
+	{
+		int			natts = Min(j->natts, desc->natts);
+
+		for (int i = 0; i < natts; i++)
+		{
+			bool		isnull;
+			Datum		d;
+
+			if (j->kinds[i] == COL_DROPPED)
+				continue;
+			d = heap_getattr(tup, i + 1, desc, &isnull);
+			push_column(&state, j, i, d, isnull);
+		}
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* the journal table, opened once per transaction under its top-level resource owner */
+static void
+open_appender(void)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	PG_TRY();
+	{
+		olink_appender_open(&appender, olink_audit_table("journal", false));
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = save;
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+	if (RelationGetDescr(appender.rel)->natts != OLINK_JOURNAL_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("table \"olink.journal\" does not have the columns olink writes")));
+	appender_open = true;
+}
+
+static void
+journal_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (appender_open)
+			{
+				ResourceOwner save = CurrentResourceOwner;
+
+				CurrentResourceOwner = TopTransactionResourceOwner;
+				olink_appender_close(&appender);
+				CurrentResourceOwner = save;
+			}
+			appender_open = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* the resource owner lets go of the relations */
+			appender_open = false;
+			rows_this_xact = 0;
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			rows_this_xact = 0;
+			break;
+	}
+}
+
+uint64
+olink_journal_rows_this_xact(void)
+{
+	return rows_this_xact;
+}
+
+PG_FUNCTION_INFO_V1(olink_journal);
+
+Datum
+olink_journal(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	JournaledRel *j;
+	HeapTuple	before = NULL;
+	HeapTuple	after = NULL;
+	char		op;
+	Datum		values[OLINK_JOURNAL_NATTS];
+	bool		nulls[OLINK_JOURNAL_NATTS] = {0};
+	MemoryContext old;
+	OlinkSession *s;
+	const char *purpose;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function olink._journal() must be called as a trigger")));
+	rel = td->tg_relation;
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot truncate protected table \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("TRUNCATE would remove rows without recording them in the change journal."),
+				 errhint("Use DELETE, which is journaled, or take the table out of olink with olink.unprotect() first.")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function olink._journal() must be fired AFTER ... FOR EACH ROW")));
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		op = 'i';
+		after = td->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		op = 'u';
+		before = td->tg_trigtuple;
+		after = td->tg_newtuple;
+	}
+	else
+	{
+		op = 'd';
+		before = td->tg_trigtuple;
+	}
+
+	if (!appender_open)
+		open_appender();
+	desc = RelationGetDescr(rel);
+	j = journaled_rel(rel);
+
+	if (login_name == NULL || login_oid != GetSessionUserId())
+	{
+		login_oid = GetSessionUserId();
+		login_name = MemoryContextStrdup(TopMemoryContext, GetUserNameFromId(login_oid, false));
+	}
+	s = olink_session();
+
+	old = MemoryContextSwitchTo(row_cxt);
+	values[0] = Int64GetDatum(olink_next_id());
+	values[1] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+	values[2] = Int64GetDatum(olink_current_statement_id(false));
+	values[3] = Int64GetDatum((int64) U64FromFullTransactionId(GetTopFullTransactionId()));
+	values[4] = CStringGetTextDatum(login_name);
+	if (s->installed && s->is_counterpart)
+	{
+		values[5] = CStringGetTextDatum(s->counterpart);
+		purpose = olink_statement_purpose();
+	}
+	else
+	{
+		nulls[5] = true;
+		purpose = olink_purpose;
+	}
+	if (purpose != NULL && purpose[0] != '\0')
+		values[6] = CStringGetTextDatum(purpose);
+	else
+		nulls[6] = true;
+	values[7] = ObjectIdGetDatum(RelationGetRelid(rel));
+	values[8] = CStringGetTextDatum(j->name);
+	values[9] = CharGetDatum(op);
+	if (j->nkey > 0)
+		values[10] = JsonbPGetDatum(row_image(j, desc, after ? after : before, true));
+	else
+		nulls[10] = true;
+	if (before)
+		values[11] = JsonbPGetDatum(row_image(j, desc, before, false));
+	else
+		nulls[11] = true;
+	if (after)
+		values[12] = JsonbPGetDatum(row_image(j, desc, after, false));
+	else
+		nulls[12] = true;
+	olink_append(&appender, values, nulls);
+	rows_this_xact++;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(row_cxt);
+
+	return PointerGetDatum(NULL);
+}
+
+void
+olink_journal_init(void)
+{
+	journal_cxt = AllocSetContextCreate(TopMemoryContext, "olink journal",
+										ALLOCSET_SMALL_SIZES);
+	row_cxt = AllocSetContextCreate(TopMemoryContext, "olink journal row",
+									ALLOCSET_DEFAULT_SIZES);
+	CacheRegisterRelcacheCallback(journal_rel_invalidate, (Datum) 0);
+	RegisterXactCallback(journal_xact_callback, NULL);
+}
