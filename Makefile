@@ -9,7 +9,7 @@ DATA         = $(wildcard extension/olink--*.sql)
 PG_CPPFLAGS  = -I$(srcdir)/extension
 PG_CFLAGS    = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
-REGRESS      = registry enforce bypass redteam internal
+REGRESS      = registry enforce bypass redteam internal audit
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
@@ -17,6 +17,9 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
 endif
+
+# every object depends on the shared header (PGXS does not track headers itself)
+$(OBJS): extension/olink.h extension/compat.h
 
 .PHONY: deps demo test bench bench-instructions
 

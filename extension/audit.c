@@ -88,6 +88,7 @@ typedef struct PendingEvent
 	const char *command;
 	char	   *purpose;
 	char	   *counterpart;
+	char	   *login;
 	List	   *rels;			/* AuditRel * */
 	char		outcome;
 	char	   *sqlstate;
@@ -109,6 +110,28 @@ static int64 session_statements = 0;
 static bool auth_failing = false;
 static Oid	session_login_oid = InvalidOid;
 static char *session_counterpart = NULL;	/* as the registry last said */
+static Oid	session_user_oid = InvalidOid;
+static char *session_login_name = NULL; /* the session user's name, for session_user_oid */
+
+/* the session user's name, looked up when it changes (SET SESSION AUTHORIZATION) */
+static char *
+session_user_name(void)
+{
+	Oid			user = GetSessionUserId();
+
+	if (!OidIsValid(user))
+		return NULL;
+	if (user != session_user_oid || session_login_name == NULL)
+	{
+		char	   *name = GetUserNameFromId(user, true);
+
+		if (name == NULL)
+			return NULL;
+		session_login_name = MemoryContextStrdup(TopMemoryContext, name);
+		session_user_oid = user;
+	}
+	return session_login_name;
+}
 static bool in_emit_log = false;
 
 static planner_hook_type prev_planner = NULL;
@@ -538,6 +561,7 @@ finish_event(bool quietly)
 	b.str[OLINK_EVA_COMMAND] = (char *) pending.command;
 	b.str[OLINK_EVA_SQLSTATE] = pending.sqlstate;
 	b.str[OLINK_EVA_MESSAGE] = pending.message;
+	b.str[OLINK_EVA_LOGIN] = pending.login;
 
 	if (pending.rels != NIL)
 	{
@@ -620,7 +644,10 @@ begin_event(const char *source, int location, int len, const char *command,
 				session_counterpart = MemoryContextStrdup(TopMemoryContext, s->counterpart);
 		}
 	}
+	else if (session_audited)
+		pending.counterpart = session_counterpart;	/* an aborted transaction: as last known */
 	pending.purpose = olink_purpose && olink_purpose[0] ? pstrdup(olink_purpose) : NULL;
+	pending.login = IsTransactionState() ? session_user_name() : session_login_name;
 	MemoryContextSwitchTo(old);
 	pending.active = true;
 
@@ -638,6 +665,7 @@ begin_event(const char *source, int location, int len, const char *command,
 		b.str[OLINK_EVA_COUNTERPART] = pending.counterpart;
 		b.str[OLINK_EVA_PURPOSE] = pending.purpose;
 		b.str[OLINK_EVA_COMMAND] = (char *) pending.command;
+		b.str[OLINK_EVA_LOGIN] = pending.login;
 		endpos = olink_event_put(&b);
 		if (!olink_queue_wait_written(endpos, SYNC_WAIT_MS, false))
 			ereport(ERROR,
@@ -1106,6 +1134,7 @@ audit_emit_log(ErrorData *edata)
 						MemoryContextSwitchTo(old);
 					}
 					pending.counterpart = session_counterpart;
+					pending.login = session_login_name;
 					if (olink_purpose && olink_purpose[0])
 						pending.purpose = MemoryContextStrdup(audit_cxt, olink_purpose);
 					pending.active = true;

@@ -410,11 +410,12 @@ write_access(Batch *b, OlinkEvent *ev, const char **str)
 	values[6] = text_ref(b, str[OLINK_EVA_RELATIONS], ev->strlen[OLINK_EVA_RELATIONS], &nulls[6]);
 	values[7] = text_ref(b, str[OLINK_EVA_COLUMNS], ev->strlen[OLINK_EVA_COLUMNS], &nulls[7]);
 	values[8] = CharGetDatum(ev->outcome);
-	values[9] = inline_text(str[OLINK_EVA_COUNTERPART], ev->strlen[OLINK_EVA_COUNTERPART], &nulls[9]);
-	values[10] = inline_text(str[OLINK_EVA_PURPOSE], ev->strlen[OLINK_EVA_PURPOSE], &nulls[10]);
-	values[11] = inline_text(str[OLINK_EVA_COMMAND], ev->strlen[OLINK_EVA_COMMAND], &nulls[11]);
-	values[12] = inline_text(str[OLINK_EVA_SQLSTATE], ev->strlen[OLINK_EVA_SQLSTATE], &nulls[12]);
-	values[13] = inline_text(str[OLINK_EVA_MESSAGE], ev->strlen[OLINK_EVA_MESSAGE], &nulls[13]);
+	values[9] = inline_text(str[OLINK_EVA_LOGIN], ev->strlen[OLINK_EVA_LOGIN], &nulls[9]);
+	values[10] = inline_text(str[OLINK_EVA_COUNTERPART], ev->strlen[OLINK_EVA_COUNTERPART], &nulls[10]);
+	values[11] = inline_text(str[OLINK_EVA_PURPOSE], ev->strlen[OLINK_EVA_PURPOSE], &nulls[11]);
+	values[12] = inline_text(str[OLINK_EVA_COMMAND], ev->strlen[OLINK_EVA_COMMAND], &nulls[12]);
+	values[13] = inline_text(str[OLINK_EVA_SQLSTATE], ev->strlen[OLINK_EVA_SQLSTATE], &nulls[13]);
+	values[14] = inline_text(str[OLINK_EVA_MESSAGE], ev->strlen[OLINK_EVA_MESSAGE], &nulls[14]);
 	olink_append(&b->access, values, nulls);
 	accum_row(&b->access_seal, 'a', RelationGetDescr(b->access.rel), values, nulls);
 }

@@ -37,6 +37,8 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -56,6 +58,7 @@ typedef enum ColumnKind
 	COL_INT4,
 	COL_INT8,
 	COL_NUMERIC,
+	COL_DATETIME,				/* ISO 8601, whatever the session's DateStyle */
 	COL_DROPPED
 } ColumnKind;
 
@@ -65,6 +68,7 @@ typedef struct JournaledRel
 	char	   *name;			/* schema-qualified */
 	int			natts;
 	ColumnKind *kinds;
+	Oid		   *types;
 	FmgrInfo   *out;
 	char	  **names;
 	int			nkey;
@@ -123,6 +127,7 @@ journaled_rel(Relation rel)
 											 RelationGetRelationName(rel));
 		j->natts = desc->natts;
 		j->kinds = palloc(sizeof(ColumnKind) * Max(j->natts, 1));
+		j->types = palloc(sizeof(Oid) * Max(j->natts, 1));
 		j->out = palloc0(sizeof(FmgrInfo) * Max(j->natts, 1));
 		j->names = palloc(sizeof(char *) * Max(j->natts, 1));
 		for (int i = 0; i < j->natts; i++)
@@ -132,6 +137,7 @@ journaled_rel(Relation rel)
 			bool		varlena;
 
 			j->names[i] = pstrdup(NameStr(att->attname));
+			j->types[i] = att->atttypid;
 			if (att->attisdropped)
 			{
 				j->kinds[i] = COL_DROPPED;
@@ -153,6 +159,13 @@ journaled_rel(Relation rel)
 					break;
 				case NUMERICOID:
 					j->kinds[i] = COL_NUMERIC;
+					break;
+				case DATEOID:
+				case TIMEOID:
+				case TIMETZOID:
+				case TIMESTAMPOID:
+				case TIMESTAMPTZOID:
+					j->kinds[i] = COL_DATETIME;
 					break;
 				default:
 					j->kinds[i] = COL_TEXT;
@@ -236,6 +249,10 @@ push_column(JsonbParseState **state, JournaledRel *j, int i, Datum d, bool isnul
 				v.val.numeric = num;
 				break;
 			}
+		case COL_DATETIME:
+			/* allocated: the jsonb being built points at it until it is flattened */
+			push_string(state, WJB_VALUE, JsonEncodeDateTime(NULL, d, j->types[i], NULL));
+			return;
 		default:
 			push_string(state, WJB_VALUE, OutputFunctionCall(&j->out[i], d));
 			return;

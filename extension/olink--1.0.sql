@@ -931,6 +931,7 @@ CREATE TABLE @extschema@.access_event (
     relations   bigint,             -- audit_text: a text[] literal
     columns     bigint,             -- audit_text: a text[] literal
     outcome     "char" NOT NULL,    -- a allowed, d denied, f failed, i incomplete (sync start record)
+    login       text,               -- the session user as the statement ran
     counterpart text,
     purpose     text,
     command     text,
@@ -1049,7 +1050,7 @@ SELECT c.event_id, c.at,
   FROM @extschema@.connection_event c;
 
 CREATE VIEW @extschema@.access_log AS
-SELECT e.event_id, e.at, e.statement_id, l.login, e.counterpart, l.client_addr, NULL::text AS terminal,
+SELECT e.event_id, e.at, e.statement_id, coalesce(e.login, l.login) AS login, e.counterpart, l.client_addr, NULL::text AS terminal,
        e.purpose, e.command, rel.body::text[] AS relations, col.body::text[] AS columns, e.rows,
        CASE e.outcome WHEN 'a' THEN 'allowed' WHEN 'd' THEN 'denied' WHEN 'f' THEN 'failed'
                       WHEN 'i' THEN 'incomplete' END AS outcome, e.sqlstate, e.message, st.body AS statement,

@@ -144,13 +144,14 @@ typedef enum OlinkEventKind
 #define OLINK_EVA_COMMAND		5
 #define OLINK_EVA_SQLSTATE		6
 #define OLINK_EVA_MESSAGE		7
+#define OLINK_EVA_LOGIN			8
 /* string slots of a connection event */
 #define OLINK_EVC_LOGIN			0
 #define OLINK_EVC_DATABASE		1
 #define OLINK_EVC_CLIENT_ADDR	2
 #define OLINK_EVC_APPLICATION	3
 #define OLINK_EVC_REASON		4
-#define OLINK_EV_NSTR			8
+#define OLINK_EV_NSTR			9
 #define OLINK_EV_NULL			PG_UINT32_MAX
 
 typedef struct OlinkEvent
@@ -233,7 +234,7 @@ extern PGDLLEXPORT void olink_audit_worker_main(Datum arg);
  * The audit store's tables, as olink writes them (olink--1.0.sql): the
  * number of columns, and where the id and the seal's hash are.
  */
-#define OLINK_ACCESS_NATTS		14
+#define OLINK_ACCESS_NATTS		15
 #define OLINK_CONNECTION_NATTS	14
 #define OLINK_TEXT_NATTS		2
 #define OLINK_JOURNAL_NATTS		13
