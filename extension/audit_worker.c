@@ -830,7 +830,8 @@ olink_audit_worker_main(Datum main_arg)
 		}
 	}
 	ereport(LOG,
-			(errmsg("olink audit worker: stopped; chain head is seal %lld",
-					(long long) state.last_seal_id)));
-	proc_exit(0);
+			(errmsg("olink audit worker: stopped; chain head is seal %lld, hash %s",
+					(long long) state.last_seal_id, hex_hash(state.last_hash))));
+	/* exit status 1: the postmaster starts the worker again, unless it is shutting down */
+	proc_exit(1);
 }
