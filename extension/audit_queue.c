@@ -63,6 +63,8 @@ typedef struct OlinkQueue
 	TimestampTz last_seal;
 	uint64		seal_requested; /* journal seal passes asked for */
 	uint64		seal_done;		/* journal seal passes completed */
+	int64		purge_request;	/* the last purge the worker carried out */
+	int64		purge_rows;
 	int64		chain_head_id;	/* the last seal the worker committed */
 	uint8		chain_head_hash[OLINK_HASH_LEN];
 	pg_atomic_uint64 next_id;
@@ -530,6 +532,27 @@ olink_set_chain_head(int64 seal_id, const uint8 *hash)
 	queue->chain_head_id = seal_id;
 	memcpy(queue->chain_head_hash, hash, OLINK_HASH_LEN);
 	LWLockRelease(queue->lock);
+}
+
+void
+olink_purge_done(int64 request, int64 rows)
+{
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	queue->purge_request = request;
+	queue->purge_rows = rows;
+	LWLockRelease(queue->lock);
+}
+
+bool
+olink_purge_result(int64 request, int64 *rows)
+{
+	bool		done;
+
+	LWLockAcquire(queue->lock, LW_SHARED);
+	done = queue->purge_request == request;
+	*rows = queue->purge_rows;
+	LWLockRelease(queue->lock);
+	return done;
 }
 
 bool

@@ -49,6 +49,7 @@
 #include "utils/inet.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "catalog/pg_type.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
@@ -331,7 +332,15 @@ typedef struct Batch
 	int64		next_event_id;
 	int64		next_connection_id;
 	int64		next_text_id;
+	List	   *purges;			/* PurgeDone *, sealed after the batch's own seals */
 } Batch;
+
+typedef struct PurgeDone
+{
+	int64		request;
+	SealAccum	seal;			/* first_id..last_id: the seals whose rows went */
+	char	   *note;
+} PurgeDone;
 
 static uint64
 text_key(const char *s, int len)
@@ -466,6 +475,89 @@ decode_strings(OlinkEvent *ev, const char **str)
 	}
 }
 
+static int64
+spi_count(const char *sql, int nargs, Oid *types, Datum *args)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
+
+	if (rc != SPI_OK_DELETE && rc != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not run \"%s\"", sql);
+	return (int64) SPI_processed;
+}
+
+/*
+ * purge_audit(): remove the rows of every access, connection and journal
+ * seal made before ev->before, beyond those already purged.  The seals
+ * stay, and a purge seal records which of them no longer have rows, so the
+ * chain stays whole and verify_audit() knows what went on purpose.
+ */
+static void
+do_purge(Batch *b, OlinkEvent *ev, const char **str)
+{
+	int64		from;
+	int64		upto;
+	int64		rows = 0;
+	Oid			types[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		args[3];
+	PurgeDone  *pd;
+
+	SPI_connect();
+	from = spi_int8("SELECT last_id FROM olink.audit_seal WHERE kind = 'p' ORDER BY seal_id DESC LIMIT 1", 0) + 1;
+	args[0] = Int64GetDatum(from);
+	args[2] = TimestampTzGetDatum(ev->before);
+	if (SPI_execute_with_args("SELECT max(seal_id) FROM olink.audit_seal WHERE kind IN ('a', 'c', 'j') "
+							  "AND seal_id >= $1 AND at < $3",
+							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not read seals");
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		upto = isnull ? from - 1 : DatumGetInt64(d);
+	}
+	args[1] = Int64GetDatum(upto);
+	if (upto >= from)
+	{
+		olink_append_allowed = true;
+		PG_TRY();
+		{
+			rows += spi_count("DELETE FROM olink.access_event e USING olink.audit_seal s "
+							  "WHERE s.kind = 'a' AND s.seal_id BETWEEN $1 AND $2 "
+							  "AND e.event_id BETWEEN s.first_id AND s.last_id AND $3 IS NOT NULL",
+							  3, types, args);
+			rows += spi_count("DELETE FROM olink.connection_event e USING olink.audit_seal s "
+							  "WHERE s.kind = 'c' AND s.seal_id BETWEEN $1 AND $2 "
+							  "AND e.event_id BETWEEN s.first_id AND s.last_id AND $3 IS NOT NULL",
+							  3, types, args);
+			rows += spi_count("DELETE FROM olink.journal j USING olink.audit_seal s "
+							  "WHERE s.kind = 'j' AND s.seal_id BETWEEN $1 AND $2 "
+							  "AND j.xid = s.xid AND $3 IS NOT NULL",
+							  3, types, args);
+		}
+		PG_FINALLY();
+		{
+			olink_append_allowed = false;
+		}
+		PG_END_TRY();
+	}
+	SPI_finish();
+
+	pd = palloc0(sizeof(PurgeDone));
+	pd->request = ev->statement_id;
+	pd->seal.first_id = from;
+	pd->seal.last_id = upto;
+	pd->seal.count = rows;
+	pd->note = psprintf("purge %lld by %s: rows sealed before %s; %s",
+						(long long) ev->statement_id,
+						str[OLINK_EVC_LOGIN] ? str[OLINK_EVC_LOGIN] : "?",
+						timestamptz_to_str(ev->before),
+						str[OLINK_EVC_REASON] ? str[OLINK_EVC_REASON] : "");
+	b->purges = lappend(b->purges, pd);
+	ereport(LOG,
+			(errmsg("olink audit worker: %s: %lld rows of seals %lld to %lld removed",
+					pd->note, (long long) rows, (long long) from, (long long) upto)));
+}
+
 /* write one batch from the queue; false when the queue was empty */
 static bool
 write_batch(StringInfo buf)
@@ -480,6 +572,7 @@ write_batch(StringInfo buf)
 	char	   *end;
 	MemoryContext rowcxt;
 	MemoryContext old;
+	ListCell   *lc;
 
 	resetStringInfo(buf);
 	n = olink_queue_peek(buf, BATCH_BYTES, &endpos, &lost);
@@ -544,6 +637,14 @@ write_batch(StringInfo buf)
 			case OLINK_EV_REFUSED:
 				write_connection(&b, ev, str);
 				break;
+			case OLINK_EV_PURGE:
+				{
+					MemoryContext cur = MemoryContextSwitchTo(old);
+
+					do_purge(&b, ev, str);
+					MemoryContextSwitchTo(cur);
+				}
+				break;
 			default:
 				/* an event this version does not know: kept as a failed access event */
 				elog(LOG, "olink audit worker: unknown event kind %d", ev->kind);
@@ -593,6 +694,13 @@ write_batch(StringInfo buf)
 		if (b.connection_seal.count > 0)
 			append_seal(&seals, &seal_id, hash, 'c', &b.connection_seal,
 						InvalidFullTransactionId, InvalidFullTransactionId, NULL);
+		foreach(lc, b.purges)
+		{
+			PurgeDone  *pd = lfirst(lc);
+
+			append_seal(&seals, &seal_id, hash, 'p', &pd->seal,
+						InvalidFullTransactionId, InvalidFullTransactionId, pd->note);
+		}
 		olink_appender_close(&seals);
 	}
 	olink_appender_close(&b.access);
@@ -609,6 +717,8 @@ write_batch(StringInfo buf)
 	state.last_seal_id = seal_id;
 	memcpy(state.last_hash, hash, OLINK_HASH_LEN);
 	olink_set_chain_head(seal_id, hash);
+	foreach(lc, b.purges)
+		olink_purge_done(((PurgeDone *) lfirst(lc))->request, ((PurgeDone *) lfirst(lc))->seal.count);
 	olink_queue_release(endpos, n, lost);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return true;

@@ -704,15 +704,30 @@ scan_journal(Verify *v, Snapshot snap)
 static void
 compare_seals(Verify *v)
 {
+	int64		purged_upto = 0;
+
+	/* seals whose rows purge_audit() removed, as its purge seals record */
+	for (int i = 0; i < v->nseals; i++)
+		if (v->seals[i].kind == 'p' && v->seals[i].last_id > purged_upto)
+			purged_upto = v->seals[i].last_id;
+
 	for (int i = 0; i < v->nseals; i++)
 	{
 		SealCheck  *s = &v->seals[i];
 		const char *log = log_name(s->kind);
-		int64		first = s->kind == 'j' ? s->first_id : s->first_id;
+		int64		first = s->first_id;
 		int64		last = s->last_id;
 
 		if (s->kind == 'p' || s->skip)
 			continue;
+		if (s->kind != 't' && s->seal_id <= purged_upto)
+		{
+			if (s->found > 0)
+				finding(v, "inserted", log, first, last,
+						psprintf("seal %lld was purged, yet %lld of its rows are there",
+								 (long long) s->seal_id, (long long) s->found));
+			continue;
+		}
 		if (s->found < s->row_count)
 			finding(v, "deleted", log, first, last,
 					psprintf("seal %lld covers %lld rows; %lld are left",
@@ -777,4 +792,58 @@ olink_verify_audit(PG_FUNCTION_ARGS)
 	UnregisterSnapshot(snap);
 	UnregisterSnapshot(rows_snap);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(olink_purge_audit);
+
+/*
+ * olink.purge_audit(older_than, reason): the retention function.  The
+ * worker removes the rows of every access, connection and journal seal
+ * made before older_than and records the purge in the chain; the count of
+ * rows removed is returned.
+ */
+Datum
+olink_purge_audit(PG_FUNCTION_ARGS)
+{
+	TimestampTz before;
+	char	   *reason;
+	OlinkEventBuilder b;
+	uint64		endpos;
+	int64		rows;
+	int64		request;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("older_than and reason must not be null")));
+	before = PG_GETARG_TIMESTAMPTZ(0);
+	reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strspn(reason, " \t\r\n") == strlen(reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a purge needs a reason"),
+				 errdetail("The reason is recorded in the chain with the purge.")));
+	if (before > GetCurrentTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be in the future")));
+	if (!olink_worker_running())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("audit worker is not running"),
+				 errdetail("Rows are purged by the audit worker, which records the purge in the chain.")));
+
+	request = olink_next_id();
+	olink_event_init(&b, OLINK_EV_PURGE);
+	b.ev.statement_id = request;
+	b.ev.before = before;
+	b.str[OLINK_EVC_LOGIN] = GetUserNameFromId(GetSessionUserId(), false);
+	b.str[OLINK_EVC_REASON] = reason;
+	endpos = olink_event_put(&b);
+	if (!olink_queue_wait_written(endpos, 60000, false) || !olink_purge_result(request, &rows))
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("audit worker did not carry out the purge within 60 seconds"),
+				 errhint("It will still carry it out; see olink.audit_seal for a seal of kind 'p'.")));
+	PG_RETURN_INT64(rows);
 }

@@ -1024,6 +1024,11 @@ CREATE FUNCTION @extschema@.verify_audit()
 RETURNS TABLE (finding text, log text, first_id bigint, last_id bigint, detail text)
 LANGUAGE c AS 'MODULE_PATHNAME', 'olink_verify_audit';
 
+-- retention: superusers only (not granted to any olink role)
+CREATE FUNCTION @extschema@.purge_audit(older_than timestamptz, reason text)
+RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'olink_purge_audit';
+
 CREATE FUNCTION @extschema@.flush_audit(timeout interval DEFAULT '10 s')
 RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'olink_flush_audit';

@@ -127,7 +127,8 @@ typedef enum OlinkEventKind
 	OLINK_EV_LOGIN,
 	OLINK_EV_LOGOUT,
 	OLINK_EV_REFUSED,
-	OLINK_EV_JOURNAL_ATTEST		/* a transaction's count of journal rows */
+	OLINK_EV_JOURNAL_ATTEST,	/* a transaction's count of journal rows */
+	OLINK_EV_PURGE				/* purge_audit(): remove sealed rows older than 'before' */
 } OlinkEventKind;
 
 #define OLINK_OUTCOME_ALLOWED	'a'
@@ -168,6 +169,7 @@ typedef struct OlinkEvent
 	int64		duration_us;
 	int64		statements;
 	uint64		xid;			/* JOURNAL_ATTEST: full transaction id */
+	TimestampTz before;			/* PURGE: rows sealed before this go */
 	uint32		strlen[OLINK_EV_NSTR];
 } OlinkEvent;
 
@@ -196,6 +198,8 @@ extern bool olink_audit_settle(int timeout_ms);
 extern bool olink_worker_running(void);
 extern void olink_chain_head(int64 *seal_id, uint8 *hash);
 extern void olink_set_chain_head(int64 seal_id, const uint8 *hash);
+extern void olink_purge_done(int64 request, int64 rows);
+extern bool olink_purge_result(int64 request, int64 *rows);
 
 /* store.c: appending rows to olink's own tables, without the executor */
 typedef struct OlinkAppender
