@@ -63,6 +63,7 @@ typedef struct OlinkQueue
 	TimestampTz last_seal;
 	uint64		seal_requested; /* journal seal passes asked for */
 	uint64		seal_done;		/* journal seal passes completed */
+	bool		fresh;			/* initialised since the worker last attached: a crash lost the queue */
 	int64		purge_request;	/* the last purge the worker carried out */
 	int64		purge_rows;
 	int64		chain_head_id;	/* the last seal the worker committed */
@@ -119,6 +120,7 @@ olink_shmem_startup(void)
 		memset(queue, 0, offsetof(OlinkQueue, data));
 		queue->lock = &(GetNamedLWLockTranche("olink"))->lock;
 		queue->size = (Size) olink_audit_queue_kb * 1024;
+		queue->fresh = true;
 		pg_atomic_init_u64(&queue->next_id, (uint64) GetCurrentTimestamp());
 		ConditionVariableInit(&queue->space_cv);
 		ConditionVariableInit(&queue->written_cv);
@@ -532,6 +534,19 @@ olink_set_chain_head(int64 seal_id, const uint8 *hash)
 	queue->chain_head_id = seal_id;
 	memcpy(queue->chain_head_hash, hash, OLINK_HASH_LEN);
 	LWLockRelease(queue->lock);
+}
+
+/* was shared memory initialised since the worker last looked?  (once true after each start) */
+bool
+olink_queue_take_fresh(void)
+{
+	bool		fresh;
+
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	fresh = queue->fresh;
+	queue->fresh = false;
+	LWLockRelease(queue->lock);
+	return fresh;
 }
 
 void

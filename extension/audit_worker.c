@@ -89,6 +89,7 @@ typedef struct TextEntry
 static HTAB *text_cache = NULL;
 static MemoryContext text_cxt = NULL;
 static bool warned_missing = false;
+static bool fresh_pending = false;	/* a restart seal is to be written */
 
 static void
 worker_sigterm(SIGNAL_ARGS)
@@ -333,6 +334,8 @@ typedef struct Batch
 	int64		next_connection_id;
 	int64		next_text_id;
 	List	   *purges;			/* PurgeDone *, sealed after the batch's own seals */
+	List	   *attests;		/* SealAccum * of kind 'x': rows a transaction's journal trigger wrote */
+	bool		restarted;		/* shared memory is new: a crash may have lost queued events */
 } Batch;
 
 typedef struct PurgeDone
@@ -576,7 +579,7 @@ write_batch(StringInfo buf)
 
 	resetStringInfo(buf);
 	n = olink_queue_peek(buf, BATCH_BYTES, &endpos, &lost);
-	if (n == 0 && lost == 0)
+	if (n == 0 && lost == 0 && !fresh_pending)
 		return false;
 
 	SetCurrentStatementStartTimestamp();
@@ -601,6 +604,7 @@ write_batch(StringInfo buf)
 	}
 
 	memset(&b, 0, sizeof(b));
+	b.restarted = fresh_pending;
 	olink_appender_open(&b.access, olink_audit_table("access_event", false));
 	olink_appender_open(&b.connection, olink_audit_table("connection_event", false));
 	olink_appender_open(&b.texts, olink_audit_table("audit_text", false));
@@ -636,6 +640,18 @@ write_batch(StringInfo buf)
 			case OLINK_EV_LOGOUT:
 			case OLINK_EV_REFUSED:
 				write_connection(&b, ev, str);
+				break;
+			case OLINK_EV_JOURNAL_ATTEST:
+				{
+					MemoryContext cur = MemoryContextSwitchTo(old);
+					SealAccum  *sa = palloc0(sizeof(SealAccum));
+
+					/* xid in first_id, until it is sealed */
+					sa->first_id = (int64) ev->xid;
+					sa->count = (int64) ev->rows;
+					b.attests = lappend(b.attests, sa);
+					MemoryContextSwitchTo(cur);
+				}
 				break;
 			case OLINK_EV_PURGE:
 				{
@@ -701,6 +717,29 @@ write_batch(StringInfo buf)
 			append_seal(&seals, &seal_id, hash, 'p', &pd->seal,
 						InvalidFullTransactionId, InvalidFullTransactionId, pd->note);
 		}
+		foreach(lc, b.attests)
+		{
+			SealAccum  *sa = lfirst(lc);
+			FullTransactionId xid = FullTransactionIdFromU64((uint64) sa->first_id);
+
+			sa->first_id = 0;
+			sa->last_id = -1;
+			append_seal(&seals, &seal_id, hash, 'x', sa, xid, InvalidFullTransactionId, NULL);
+		}
+		if (b.restarted)
+		{
+			/*
+			 * Attestations queued before the restart are gone with the queue:
+			 * transactions below this horizon may have sealed journal rows
+			 * without one.
+			 */
+			SealAccum	none;
+
+			accum_reset(&none);
+			none.last_id = -1;
+			append_seal(&seals, &seal_id, hash, 'r', &none, InvalidFullTransactionId,
+						ReadNextFullTransactionId(), "shared memory was initialised: events queued before were lost if not written");
+		}
 		olink_appender_close(&seals);
 	}
 	olink_appender_close(&b.access);
@@ -717,6 +756,8 @@ write_batch(StringInfo buf)
 	state.last_seal_id = seal_id;
 	memcpy(state.last_hash, hash, OLINK_HASH_LEN);
 	olink_set_chain_head(seal_id, hash);
+	if (b.restarted)
+		fresh_pending = false;
 	foreach(lc, b.purges)
 		olink_purge_done(((PurgeDone *) lfirst(lc))->request, ((PurgeDone *) lfirst(lc))->seal.count);
 	olink_queue_release(endpos, n, lost);
@@ -889,6 +930,7 @@ olink_audit_worker_main(Datum main_arg)
 	memset(&state, 0, sizeof(state));
 	olink_queue_attach_worker(true);
 	before_shmem_exit(worker_detach, (Datum) 0);
+	fresh_pending = olink_queue_take_fresh();
 
 	for (;;)
 	{

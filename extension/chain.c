@@ -258,6 +258,7 @@ typedef struct SealCheck
 	int64		seal_id;
 	char		kind;
 	uint64		xid;
+	uint64		horizon;
 	int64		first_id;
 	int64		last_id;
 	int64		row_count;
@@ -421,6 +422,7 @@ load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const ui
 		s->seal_id = DatumGetInt64(values[0]);
 		s->kind = DatumGetChar(values[2]);
 		s->xid = nulls[3] ? 0 : (uint64) DatumGetInt64(values[3]);
+		s->horizon = nulls[4] ? 0 : (uint64) DatumGetInt64(values[4]);
 		s->first_id = nulls[5] ? 0 : DatumGetInt64(values[5]);
 		s->last_id = nulls[6] ? -1 : DatumGetInt64(values[6]);
 		s->row_count = DatumGetInt64(values[7]);
@@ -701,15 +703,48 @@ scan_journal(Verify *v, Snapshot snap)
 	return n;
 }
 
+/*
+ * Could the attestation of journal seal i have been lost?  Only if shared
+ * memory was initialised (a restart seal) before the seal was made and
+ * after the transaction began.
+ */
+static bool
+lost_attestation(Verify *v, int i)
+{
+	for (int r = i - 1; r >= 0; r--)
+	{
+		if (v->seals[r].kind == 'r' && v->seals[i].xid < v->seals[r].horizon)
+			return true;
+	}
+	return false;
+}
+
 static void
 compare_seals(Verify *v)
 {
 	int64		purged_upto = 0;
+	HTAB	   *attested;
+	HASHCTL		ctl;
 
 	/* seals whose rows purge_audit() removed, as its purge seals record */
 	for (int i = 0; i < v->nseals; i++)
 		if (v->seals[i].kind == 'p' && v->seals[i].last_id > purged_upto)
 			purged_upto = v->seals[i].last_id;
+
+	/* what each transaction's journal trigger said it wrote, and the restarts that lost such words */
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(XidEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	attested = hash_create("olink verify attested", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < v->nseals; i++)
+	{
+		if (v->seals[i].kind == 'x')
+		{
+			XidEntry   *e = hash_search(attested, &v->seals[i].xid, HASH_ENTER, NULL);
+
+			e->count = v->seals[i].row_count;
+		}
+	}
 
 	for (int i = 0; i < v->nseals; i++)
 	{
@@ -718,7 +753,7 @@ compare_seals(Verify *v)
 		int64		first = s->first_id;
 		int64		last = s->last_id;
 
-		if (s->kind == 'p' || s->skip)
+		if (s->kind == 'p' || s->kind == 'x' || s->kind == 'r' || s->skip)
 			continue;
 		if (s->kind != 't' && s->seal_id <= purged_upto)
 		{
@@ -727,6 +762,20 @@ compare_seals(Verify *v)
 						psprintf("seal %lld was purged, yet %lld of its rows are there",
 								 (long long) s->seal_id, (long long) s->found));
 			continue;
+		}
+		if (s->kind == 'j')
+		{
+			XidEntry   *e = hash_search(attested, &s->xid, HASH_FIND, NULL);
+
+			if (e != NULL && e->count != s->row_count)
+				finding(v, e->count < s->row_count ? "inserted" : "deleted", log, first, last,
+						psprintf("the journal trigger wrote %lld rows in transaction %llu; %lld were sealed",
+								 (long long) e->count, (unsigned long long) s->xid,
+								 (long long) s->row_count));
+			else if (e == NULL && !lost_attestation(v, i))
+				finding(v, "inserted", log, first, last,
+						psprintf("journal rows of transaction %llu were not written by olink's journal trigger: it never said it wrote any",
+								 (unsigned long long) s->xid));
 		}
 		if (s->found < s->row_count)
 			finding(v, "deleted", log, first, last,

@@ -322,6 +322,69 @@ open_appender(void)
 	appender_open = true;
 }
 
+/*
+ * The number of journal rows this transaction wrote, as it was when each
+ * open subtransaction began: a subtransaction that aborts takes its rows
+ * back with it.
+ */
+typedef struct SubCount
+{
+	SubTransactionId subid;
+	uint64		rows_before;
+	struct SubCount *next;
+} SubCount;
+
+static SubCount *sub_counts = NULL;
+
+static void
+journal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	SubCount   *sc;
+
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			/* only once journal rows were written: most transactions write none */
+			if (rows_this_xact == 0 && sub_counts == NULL)
+				break;
+			sc = MemoryContextAlloc(TopTransactionContext, sizeof(SubCount));
+			sc->subid = mySubid;
+			sc->rows_before = rows_this_xact;
+			sc->next = sub_counts;
+			sub_counts = sc;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+		case SUBXACT_EVENT_COMMIT_SUB:
+			while (sub_counts != NULL && sub_counts->subid >= mySubid)
+			{
+				if (event == SUBXACT_EVENT_ABORT_SUB && sub_counts->subid == mySubid)
+					rows_this_xact = sub_counts->rows_before;
+				sub_counts = sub_counts->next;
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Tell the audit worker how many journal rows this transaction wrote.  The
+ * worker records it in the chain; verify_audit() compares it with the
+ * rows sealed for the transaction, so that rows written into the journal
+ * by any other means are found even before the worker seals them.
+ */
+static void
+attest_rows(void)
+{
+	OlinkEventBuilder b;
+
+	olink_event_init(&b, OLINK_EV_JOURNAL_ATTEST);
+	b.ev.xid = U64FromFullTransactionId(GetTopFullTransactionId());
+	b.ev.rows = rows_this_xact;
+	(void) olink_event_put(&b);
+}
+
 static void
 journal_xact_callback(XactEvent event, void *arg)
 {
@@ -330,6 +393,8 @@ journal_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
+			if (rows_this_xact > 0 && event != XACT_EVENT_PARALLEL_PRE_COMMIT)
+				attest_rows();
 			if (appender_open)
 			{
 				ResourceOwner save = CurrentResourceOwner;
@@ -345,11 +410,13 @@ journal_xact_callback(XactEvent event, void *arg)
 			/* the resource owner lets go of the relations */
 			appender_open = false;
 			rows_this_xact = 0;
+			sub_counts = NULL;
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			rows_this_xact = 0;
+			sub_counts = NULL;
 			break;
 	}
 }
@@ -475,4 +542,5 @@ olink_journal_init(void)
 									ALLOCSET_DEFAULT_SIZES);
 	CacheRegisterRelcacheCallback(journal_rel_invalidate, (Datum) 0);
 	RegisterXactCallback(journal_xact_callback, NULL);
+	RegisterSubXactCallback(journal_subxact_callback, NULL);
 }

@@ -199,6 +199,7 @@ extern bool olink_worker_running(void);
 extern void olink_chain_head(int64 *seal_id, uint8 *hash);
 extern void olink_set_chain_head(int64 seal_id, const uint8 *hash);
 extern void olink_purge_done(int64 request, int64 rows);
+extern bool olink_queue_take_fresh(void);
 extern bool olink_purge_result(int64 request, int64 *rows);
 
 /* store.c: appending rows to olink's own tables, without the executor */

@@ -152,6 +152,21 @@ UPDATE olink.audit_text SET text_id = -1 WHERE text_id = :t1;
 UPDATE olink.audit_text SET text_id = :t1 WHERE text_id = :t1 + 1;
 UPDATE olink.audit_text SET text_id = :t1 + 1 WHERE text_id = -1;
 SELECT finding, log FROM olink.verify_audit() ORDER BY 1, 2;
+-- a journal row forged in a transaction of its own: the worker seals it, but no journal trigger said it wrote it
+INSERT INTO olink.journal (journal_id, at, statement_id, xid, login, relid, relation, op, key, after)
+VALUES (1, now(), 1, txid_current(), 'ghost', 'reg.people'::regclass, 'reg.people', 'i', '{"id": 99}', '{"id": 99}');
+SELECT olink.flush_audit();
+SELECT finding, log, detail ~ 'not written by olink''s journal trigger' AS unattested
+  FROM olink.verify_audit() WHERE log = 'change_journal' ORDER BY 1;
+-- a journal row slipped into a journaled transaction
+BEGIN;
+UPDATE reg.people SET income = 1 WHERE id = 6;
+INSERT INTO olink.journal (journal_id, at, statement_id, xid, login, relid, relation, op, key, after)
+VALUES (2, now(), 1, txid_current(), 'ghost', 'reg.people'::regclass, 'reg.people', 'i', '{"id": 98}', '{"id": 98}');
+COMMIT;
+SELECT olink.flush_audit();
+SELECT finding, log, detail ~ 'wrote 1 rows' AS counted
+  FROM olink.verify_audit() WHERE log = 'change_journal' ORDER BY 1, 3;
 -- a seal rewritten
 ALTER TABLE olink.audit_seal DISABLE TRIGGER append_only;
 UPDATE olink.audit_seal SET row_count = row_count + 1 WHERE seal_id = 1;
