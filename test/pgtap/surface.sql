@@ -1,7 +1,7 @@
 -- The public surface: names, signatures, privileges.  Nothing is usable by PUBLIC; every
 -- SECURITY DEFINER function pins its search_path; settings have the contexts DESIGN.md gives.
 BEGIN;
-SELECT plan(28);
+SELECT plan(49);
 
 SELECT has_schema('olink');
 SELECT has_role('olink_admin');
@@ -57,6 +57,45 @@ SELECT ok(has_table_privilege('olink_auditor', 'olink.grants', 'SELECT'), 'olink
 
 SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.enforce'), 'superuser', 'olink.enforce is superuser-only');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.purpose'), 'user', 'olink.purpose is set by users');
+
+-- the audit surface
+SELECT has_function('olink', 'verify_audit', ARRAY[]::text[]);
+SELECT has_function('olink', 'flush_audit', ARRAY['interval']);
+SELECT has_function('olink', 'audit_status', ARRAY[]::text[]);
+SELECT has_function('olink', 'purge_audit', ARRAY['timestamp with time zone', 'text']);
+SELECT function_returns('olink', 'purge_audit', ARRAY['timestamp with time zone', 'text'], 'bigint');
+SELECT has_view('olink', 'access_log', 'view olink.access_log');
+SELECT has_view('olink', 'connection_log', 'view olink.connection_log');
+SELECT has_view('olink', 'change_journal', 'view olink.change_journal');
+SELECT columns_are('olink', 'access_log', ARRAY['event_id', 'at', 'statement_id', 'login', 'counterpart', 'client_addr',
+    'terminal', 'purpose', 'command', 'relations', 'columns', 'rows', 'outcome', 'sqlstate', 'message', 'statement',
+    'session_id', 'application_name'], 'access_log has the columns DESIGN.md names');
+SELECT columns_are('olink', 'change_journal', ARRAY['journal_id', 'at', 'statement_id', 'xid', 'login', 'counterpart',
+    'purpose', 'relation', 'relid', 'op', 'key', 'before', 'after'], 'change_journal has the columns DESIGN.md names');
+SELECT columns_are('olink', 'connection_log', ARRAY['event_id', 'at', 'kind', 'session_id', 'login', 'counterpart',
+    'client_addr', 'terminal', 'ssl', 'application_name', 'reason', 'duration', 'statements', 'database', 'pid'],
+    'connection_log has the columns DESIGN.md names');
+SELECT col_type_is('olink', 'change_journal', 'key', 'jsonb', 'journal keys are jsonb');
+SELECT col_type_is('olink', 'access_log', 'statement_id', 'bigint', 'statement ids are bigint');
+SELECT ok(has_table_privilege('olink_auditor', 'olink.access_log', 'SELECT')
+          AND has_table_privilege('olink_auditor', 'olink.connection_log', 'SELECT')
+          AND has_table_privilege('olink_auditor', 'olink.change_journal', 'SELECT'),
+          'olink_auditor reads the audit views');
+SELECT ok(NOT has_table_privilege('olink_counterpart', 'olink.access_log', 'SELECT')
+          AND NOT has_table_privilege('olink_counterpart', 'olink.change_journal', 'SELECT')
+          AND NOT has_table_privilege('olink_counterpart', 'olink.connection_log', 'SELECT')
+          AND NOT has_function_privilege('olink_counterpart', 'olink.verify_audit()', 'EXECUTE'),
+          'counterparts read no audit view');
+SELECT ok(NOT has_function_privilege('olink_admin', 'olink.purge_audit(timestamptz, text)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_auditor', 'olink.purge_audit(timestamptz, text)', 'EXECUTE'),
+          'only superusers purge the audit store');
+SELECT ok(NOT has_table_privilege('olink_auditor', 'olink.access_event', 'INSERT')
+          AND NOT has_table_privilege('olink_admin', 'olink.journal', 'UPDATE'),
+          'no olink role writes the audit store');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.audit_durability'), 'superuser', 'olink.audit_durability is superuser-only');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.queue_full'), 'superuser', 'olink.queue_full is superuser-only');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.audit_internal'), 'superuser', 'olink.audit_internal is superuser-only');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.database'), 'postmaster', 'olink.database is set at server start');
 
 SELECT * FROM finish();
 ROLLBACK;
