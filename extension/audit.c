@@ -154,6 +154,7 @@ olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind)
 	initStringInfo(&b->buf);
 	memset(&b->ev, 0, sizeof(b->ev));
 	b->ev.kind = kind;
+	b->ev.durable = olink_audit_durability == OLINK_DURABILITY_SYNC;
 	b->ev.pid = MyProcPid;
 	b->ev.at = GetCurrentTimestamp();
 	for (int i = 0; i < OLINK_EV_NSTR; i++)

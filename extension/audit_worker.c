@@ -576,6 +576,7 @@ write_batch(StringInfo buf)
 	MemoryContext rowcxt;
 	MemoryContext old;
 	ListCell   *lc;
+	bool		durable = false;
 
 	resetStringInfo(buf);
 	n = olink_queue_peek(buf, BATCH_BYTES, &endpos, &lost);
@@ -629,6 +630,8 @@ write_batch(StringInfo buf)
 		ev = (OlinkEvent *) p;
 		p += len;
 
+		if (ev->durable || ev->kind == OLINK_EV_PURGE)
+			durable = true;
 		old = MemoryContextSwitchTo(rowcxt);
 		decode_strings(ev, str);
 		switch (ev->kind)
@@ -746,8 +749,16 @@ write_batch(StringInfo buf)
 	olink_appender_close(&b.connection);
 	olink_appender_close(&b.texts);
 
+	/*
+	 * A batch with an event of a sync session is flushed to disk before the
+	 * queue lets it go; the others commit asynchronously (the WAL writer
+	 * flushes them within a few hundred milliseconds), which halves the
+	 * worker's cost.  The loss window of async grows by that much.
+	 */
+	synchronous_commit = durable ? SYNCHRONOUS_COMMIT_ON : SYNCHRONOUS_COMMIT_OFF;
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	synchronous_commit = SYNCHRONOUS_COMMIT_ON;
 
 	/* committed: the store's state moves on, the queue lets go */
 	state.next_event_id = b.next_event_id;
@@ -803,6 +814,7 @@ seal_journal(void)
 	uint8		hash[OLINK_HASH_LEN];
 	List	   *order = NIL;
 	ListCell   *lc;
+	MemoryContext txcxt;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -823,12 +835,14 @@ seal_journal(void)
 	next = ReadNextFullTransactionId();
 	horizon = full_xid_before(next, snap->xmin);
 
+	/* in the transaction's context: SPI_finish frees SPI's */
+	txcxt = CurrentMemoryContext;
 	SPI_connect();
 
 	/* transactions at or above the horizon that are sealed already */
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(uint64);
-	ctl.hcxt = CurrentMemoryContext;
+	ctl.hcxt = txcxt;
 	sealed = hash_create("olink sealed xids", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ctl.entrysize = sizeof(JournalAccum);
 	accum = hash_create("olink journal seals", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
@@ -868,8 +882,11 @@ seal_journal(void)
 			ja = hash_search(accum, &x, HASH_ENTER, &found);
 			if (!found)
 			{
+				MemoryContext cur = MemoryContextSwitchTo(txcxt);
+
 				accum_reset(&ja->seal);
 				order = lappend(order, ja);
+				MemoryContextSwitchTo(cur);
 			}
 			accum_row(&ja->seal, 'j', SPI_tuptable->tupdesc, values, nulls);
 		}
@@ -895,8 +912,11 @@ seal_journal(void)
 		olink_appender_close(&seals);
 	}
 
+	/* seals can be made again from the journal: no need to wait for the disk */
+	synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	synchronous_commit = SYNCHRONOUS_COMMIT_ON;
 
 	state.last_seal_id = seal_id;
 	memcpy(state.last_hash, hash, OLINK_HASH_LEN);

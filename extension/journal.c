@@ -348,6 +348,9 @@ journal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			/* only once journal rows were written: most transactions write none */
 			if (rows_this_xact == 0 && sub_counts == NULL)
 				break;
+			/* rows kept back so far belong to the parent: write them before the child begins */
+			if (appender_open)
+				olink_appender_flush(&appender);
 			sc = MemoryContextAlloc(TopTransactionContext, sizeof(SubCount));
 			sc->subid = mySubid;
 			sc->rows_before = rows_this_xact;
@@ -359,7 +362,12 @@ journal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			while (sub_counts != NULL && sub_counts->subid >= mySubid)
 			{
 				if (event == SUBXACT_EVENT_ABORT_SUB && sub_counts->subid == mySubid)
+				{
 					rows_this_xact = sub_counts->rows_before;
+					/* rows kept back were all written inside the aborted subtransaction */
+					if (appender_open)
+						olink_appender_discard(&appender);
+				}
 				sub_counts = sub_counts->next;
 			}
 			break;

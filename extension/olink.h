@@ -160,6 +160,7 @@ typedef struct OlinkEvent
 	uint8		kind;			/* OlinkEventKind */
 	char		outcome;		/* OLINK_OUTCOME_* */
 	bool		ssl;
+	bool		durable;		/* from a session in olink.audit_durability = sync */
 	int32		pid;
 	Oid			login_oid;
 	TimestampTz at;
@@ -209,10 +210,17 @@ typedef struct OlinkAppender
 	int			nindexes;
 	Relation   *indexes;
 	struct IndexInfo **index_info;
-	struct TupleTableSlot *slot;
+	struct TupleTableSlot **slots;	/* rows kept back, written by heap_multi_insert */
+	int			nbuffered;
+	struct BulkInsertStateData *bistate;
+	TupleDesc	desc;
+	MemoryContext cxt;
+	struct ResourceOwnerData *owner;
 } OlinkAppender;
 extern void olink_appender_open(OlinkAppender *a, Oid relid);
 extern void olink_append(OlinkAppender *a, Datum *values, bool *nulls);
+extern void olink_appender_flush(OlinkAppender *a);
+extern void olink_appender_discard(OlinkAppender *a);
 extern void olink_appender_close(OlinkAppender *a);
 
 /* audit.c */

@@ -21,8 +21,12 @@
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "olink.h"
+
+/* rows kept back and written together: one WAL record and one buffer lookup per page */
+#define APPEND_BATCH	1000
 
 void
 olink_appender_open(OlinkAppender *a, Oid relid)
@@ -31,7 +35,12 @@ olink_appender_open(OlinkAppender *a, Oid relid)
 	ListCell   *lc;
 	int			i = 0;
 
+	memset(a, 0, sizeof(OlinkAppender));
+	a->cxt = CurrentMemoryContext;
+	a->owner = CurrentResourceOwner;
 	a->rel = table_open(relid, RowExclusiveLock);
+	/* a copy that is not reference-counted: slots made from it pin nothing */
+	a->desc = CreateTupleDescCopy(RelationGetDescr(a->rel));
 	ids = RelationGetIndexList(a->rel);
 	a->nindexes = list_length(ids);
 	a->indexes = palloc(sizeof(Relation) * Max(a->nindexes, 1));
@@ -41,19 +50,16 @@ olink_appender_open(OlinkAppender *a, Oid relid)
 		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
 		IndexInfo  *ii = BuildIndexInfo(irel);
 
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL)
-		{
-			/* a partial index on a kind column is fine: it is evaluated below */
-			if (ii->ii_Expressions != NIL)
-				elog(ERROR, "olink: index \"%s\" on an audit table has expressions",
-					 RelationGetRelationName(irel));
-		}
+		if (ii->ii_Expressions != NIL)
+			elog(ERROR, "olink: index \"%s\" on an audit table has expressions",
+				 RelationGetRelationName(irel));
 		a->indexes[i] = irel;
 		a->index_info[i] = ii;
 		i++;
 	}
 	list_free(ids);
-	a->slot = MakeSingleTupleTableSlot(RelationGetDescr(a->rel), &TTSOpsHeapTuple);
+	a->slots = palloc0(sizeof(TupleTableSlot *) * APPEND_BATCH);
+	a->bistate = GetBulkInsertState();
 }
 
 /* the predicate of a partial index: only "kind = 'j'" on audit_seal is used */
@@ -80,35 +86,94 @@ index_applies(IndexInfo *ii, TupleTableSlot *slot)
 	return !isnull && !c->constisnull && DatumGetChar(d) == DatumGetChar(c->constvalue);
 }
 
+static void flush_rows(OlinkAppender *a);
+
+/* write the rows kept back */
+void
+olink_appender_flush(OlinkAppender *a)
+{
+	ResourceOwner save = CurrentResourceOwner;
+
+	if (a->nbuffered == 0)
+		return;
+	/* the bulk insert state keeps a buffer pinned: under the owner the appender lives in */
+	CurrentResourceOwner = a->owner;
+	PG_TRY();
+	{
+		flush_rows(a);
+	}
+	PG_FINALLY();
+	{
+		CurrentResourceOwner = save;
+	}
+	PG_END_TRY();
+}
+
+static void
+flush_rows(OlinkAppender *a)
+{
+	heap_multi_insert(a->rel, a->slots, a->nbuffered, GetCurrentCommandId(true), 0, a->bistate);
+	for (int s = 0; s < a->nbuffered; s++)
+	{
+		TupleTableSlot *slot = a->slots[s];
+
+		for (int i = 0; i < a->nindexes; i++)
+		{
+			Datum		ivalues[INDEX_MAX_KEYS];
+			bool		inulls[INDEX_MAX_KEYS];
+			IndexInfo  *ii = a->index_info[i];
+
+			if (!index_applies(ii, slot))
+				continue;
+			FormIndexDatum(ii, slot, NULL, ivalues, inulls);
+			index_insert(a->indexes[i], ivalues, inulls, &slot->tts_tid, a->rel,
+						 a->indexes[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 false, ii);
+		}
+		ExecClearTuple(slot);
+	}
+	a->nbuffered = 0;
+}
+
+/* forget the rows kept back (their subtransaction aborted) */
+void
+olink_appender_discard(OlinkAppender *a)
+{
+	for (int s = 0; s < a->nbuffered; s++)
+		ExecClearTuple(a->slots[s]);
+	a->nbuffered = 0;
+}
+
+/* append a row; it is written at the next flush, at the latest when the appender closes */
 void
 olink_append(OlinkAppender *a, Datum *values, bool *nulls)
 {
-	HeapTuple	tup = heap_form_tuple(RelationGetDescr(a->rel), values, nulls);
+	TupleTableSlot *slot;
+	MemoryContext old;
 
-	simple_heap_insert(a->rel, tup);
-	ExecStoreHeapTuple(tup, a->slot, false);
-	for (int i = 0; i < a->nindexes; i++)
-	{
-		Datum		ivalues[INDEX_MAX_KEYS];
-		bool		inulls[INDEX_MAX_KEYS];
-		IndexInfo  *ii = a->index_info[i];
-
-		if (!index_applies(ii, a->slot))
-			continue;
-		FormIndexDatum(ii, a->slot, NULL, ivalues, inulls);
-		index_insert(a->indexes[i], ivalues, inulls, &tup->t_self, a->rel,
-					 a->indexes[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, ii);
-	}
-	ExecClearTuple(a->slot);
-	heap_freetuple(tup);
+	/* slots and tuples live as long as the appender, not the caller's row context */
+	old = MemoryContextSwitchTo(a->cxt);
+	if (a->slots[a->nbuffered] == NULL)
+		a->slots[a->nbuffered] = MakeSingleTupleTableSlot(a->desc, &TTSOpsHeapTuple);
+	slot = a->slots[a->nbuffered];
+	ExecStoreHeapTuple(heap_form_tuple(a->desc, values, nulls), slot, true);
+	MemoryContextSwitchTo(old);
+	if (++a->nbuffered == APPEND_BATCH)
+		olink_appender_flush(a);
 }
 
 void
 olink_appender_close(OlinkAppender *a)
 {
-	ExecDropSingleTupleTableSlot(a->slot);
+	ResourceOwner save = CurrentResourceOwner;
+
+	olink_appender_flush(a);
+	CurrentResourceOwner = a->owner;
+	for (int s = 0; s < APPEND_BATCH && a->slots[s] != NULL; s++)
+		ExecDropSingleTupleTableSlot(a->slots[s]);
+	FreeBulkInsertState(a->bistate);
 	for (int i = 0; i < a->nindexes; i++)
 		index_close(a->indexes[i], RowExclusiveLock);
 	table_close(a->rel, RowExclusiveLock);
+	CurrentResourceOwner = save;
 }
