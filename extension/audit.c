@@ -537,14 +537,118 @@ statement_text(const char *source, int location, int len)
 	return text;
 }
 
+/*
+ * The relations and columns of the pending event as text[] literals.  A
+ * prepared statement touches the same ones every time: the texts of the
+ * last event are kept and reused when the relations and columns match.
+ */
+static List *last_rels = NIL;	/* AuditRel *, in TopMemoryContext */
+static char *last_rels_text = NULL;
+static char *last_cols_text = NULL;
+
+static bool
+same_rels(List *a, List *b)
+{
+	ListCell   *la;
+	ListCell   *lb;
+
+	if (list_length(a) != list_length(b))
+		return false;
+	forboth(la, a, lb, b)
+	{
+		AuditRel   *x = lfirst(la);
+		AuditRel   *y = lfirst(lb);
+
+		if (x->relid != y->relid || !bms_equal(x->columns, y->columns))
+			return false;
+	}
+	return true;
+}
+
+static void
+forget_rels_text(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, last_rels)
+	{
+		bms_free(((AuditRel *) lfirst(lc))->columns);
+		pfree(lfirst(lc));
+	}
+	list_free(last_rels);
+	last_rels = NIL;
+	if (last_rels_text)
+		pfree(last_rels_text);
+	if (last_cols_text)
+		pfree(last_cols_text);
+	last_rels_text = last_cols_text = NULL;
+}
+
+static void
+rels_text(char **rels_out, char **cols_out)
+{
+	StringInfoData rels;
+	StringInfoData cols;
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (last_rels_text != NULL && same_rels(pending.rels, last_rels))
+	{
+		*rels_out = last_rels_text;
+		*cols_out = last_cols_text;
+		return;
+	}
+
+	initStringInfo(&rels);
+	initStringInfo(&cols);
+	appendStringInfoChar(&rels, '{');
+	appendStringInfoChar(&cols, '{');
+	foreach(lc, pending.rels)
+	{
+		AuditRel   *ar = lfirst(lc);
+		const char *name = olink_audit_relation_name(ar->relid);
+		int			attno = -1;
+
+		if (rels.len > 1)
+			appendStringInfoChar(&rels, ',');
+		olink_append_array_element(&rels, name);
+		while ((attno = bms_next_member(ar->columns, attno)) >= 0)
+		{
+			AttrNumber	att = attno + FirstLowInvalidHeapAttributeNumber;
+			const char *col = olink_audit_column_name(ar->relid, att);
+
+			if (col == NULL)
+				continue;
+			if (cols.len > 1)
+				appendStringInfoChar(&cols, ',');
+			olink_append_array_element(&cols, psprintf("%s.%s", name, col));
+		}
+	}
+	appendStringInfoChar(&rels, '}');
+	appendStringInfoChar(&cols, '}');
+
+	forget_rels_text();
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	foreach(lc, pending.rels)
+	{
+		AuditRel   *ar = palloc(sizeof(AuditRel));
+
+		ar->relid = ((AuditRel *) lfirst(lc))->relid;
+		ar->columns = bms_copy(((AuditRel *) lfirst(lc))->columns);
+		last_rels = lappend(last_rels, ar);
+	}
+	last_rels_text = pstrdup(rels.data);
+	last_cols_text = cols.len > 2 ? pstrdup(cols.data) : NULL;
+	MemoryContextSwitchTo(old);
+	*rels_out = last_rels_text;
+	*cols_out = last_cols_text;
+}
+
 /* close the pending event and queue it */
 static void
 finish_event(bool quietly)
 {
 	OlinkEventBuilder b;
-	StringInfoData rels;
-	StringInfoData cols;
-	ListCell   *lc;
 	uint64		endpos;
 
 	if (!pending.active)
@@ -566,35 +670,7 @@ finish_event(bool quietly)
 
 	if (pending.rels != NIL)
 	{
-		initStringInfo(&rels);
-		initStringInfo(&cols);
-		appendStringInfoChar(&rels, '{');
-		appendStringInfoChar(&cols, '{');
-		foreach(lc, pending.rels)
-		{
-			AuditRel   *ar = lfirst(lc);
-			const char *name = olink_audit_relation_name(ar->relid);
-			int			attno = -1;
-
-			if (rels.len > 1)
-				appendStringInfoChar(&rels, ',');
-			olink_append_array_element(&rels, name);
-			while ((attno = bms_next_member(ar->columns, attno)) >= 0)
-			{
-				AttrNumber	att = attno + FirstLowInvalidHeapAttributeNumber;
-				const char *col = olink_audit_column_name(ar->relid, att);
-
-				if (col == NULL)
-					continue;
-				if (cols.len > 1)
-					appendStringInfoChar(&cols, ',');
-				olink_append_array_element(&cols, psprintf("%s.%s", name, col));
-			}
-		}
-		appendStringInfoChar(&rels, '}');
-		appendStringInfoChar(&cols, '}');
-		b.str[OLINK_EVA_RELATIONS] = rels.data;
-		b.str[OLINK_EVA_COLUMNS] = cols.len > 2 ? cols.data : NULL;
+		rels_text(&b.str[OLINK_EVA_RELATIONS], &b.str[OLINK_EVA_COLUMNS]);
 	}
 
 	session_statements++;
@@ -784,9 +860,14 @@ typedef struct NameEntry
 static HTAB *name_cache = NULL;
 static MemoryContext name_cxt = NULL;
 
+static void forget_rels_text(void);
+
 static void
 name_cache_invalidate(Datum arg, Oid relid)
 {
+	/* texts built from old names are not reused */
+	if (last_rels != NIL)
+		forget_rels_text();
 	if (name_cache != NULL)
 	{
 		hash_destroy(name_cache);
