@@ -81,6 +81,7 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$work'
 shared_preload_libraries = 'olink'
+olink.database = '$db'
 lc_messages = 'C'
 fsync = off
 synchronous_commit = off
@@ -264,6 +265,33 @@ dba <<SQL
 SELECT login, counterpart, enforced FROM olink.session_status();
 SELECT benefit_id, resident_id, benefit_type, monthly_amount, district
   FROM registry.welfare_benefits WHERE benefit_id IN ($in_id, $out_id) ORDER BY benefit_id;
+SQL
+
+section "11. The auditor: every statement, login and change, with plain SQL" \
+  "A member of olink_auditor reads olink.access_log, olink.connection_log and olink.change_journal;" \
+  "refusals are there although their statements were rolled back.  verify_audit() returns no row" \
+  "when no audit row was changed, deleted or inserted since it was written."
+# a failed login, for the connection log
+PGPASSWORD=wrong-password "$bindir/psql" -X -h 127.0.0.1 -p "$port" -U welfare_op1 -d "$db" -c 'SELECT 1' >/dev/null 2>&1 || true
+dba <<SQL
+CREATE ROLE auditor1 LOGIN IN ROLE olink_auditor;
+SELECT olink.flush_audit();
+SET ROLE auditor1;
+\\echo '-- what each counterpart did, refusals first'
+SELECT login, purpose, outcome, count(*) FROM olink.access_log
+ GROUP BY 1, 2, 3 ORDER BY outcome DESC, login, purpose;
+\\echo '-- refused statements of the welfare operator, with the reason'
+SELECT to_char(at, 'HH24:MI:SS') AS at, command, relations, sqlstate, left(message, 60) AS message
+  FROM olink.access_log WHERE login = 'welfare_op1' AND outcome = 'denied' ORDER BY event_id;
+\\echo '-- logins and logouts of the welfare operator, and the failed login'
+SELECT kind, login, counterpart, client_addr, ssl, coalesce(reason, '') AS reason, statements
+  FROM olink.connection_log WHERE login = 'welfare_op1' ORDER BY event_id;
+\\echo '-- the change journal: the one benefit the operator changed, before and after'
+SELECT op, login, counterpart, purpose, relation, key, before->'monthly_amount' AS before_amount,
+       after->'monthly_amount' AS after_amount
+  FROM olink.change_journal WHERE login = 'welfare_op1' ORDER BY journal_id;
+\\echo '-- tamper evidence: no findings'
+SELECT * FROM olink.verify_audit();
 SQL
 
 if [ -s "$work/errors" ]; then

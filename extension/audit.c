@@ -475,6 +475,7 @@ audit_client_auth(Port *port, int status)
 	{
 		/* the reason is in the FATAL that follows: see audit_emit_log */
 		auth_failing = true;
+		session_login_oid = get_role_oid(port->user_name, true);
 	}
 }
 
