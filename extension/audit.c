@@ -63,12 +63,12 @@
 
 #include "olink.h"
 
+/* statement texts longer than this are cut (the cut is marked) */
+#define MAX_STATEMENT_LEN	65536
 /* how long an event raised while an error is reported may wait for room */
 #define QUIET_WAIT_MS		5000
 /* how long a sync statement waits for the worker before it is refused */
 #define SYNC_WAIT_MS		10000
-/* statement texts longer than this are cut (the cut is marked) */
-#define MAX_STATEMENT_LEN	65536
 
 typedef struct AuditRel
 {
@@ -161,13 +161,35 @@ olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind)
 		b->str[i] = NULL;
 }
 
-/* the event as the queue carries it: the fixed part, then each string */
+/*
+ * The event as the queue carries it: the fixed part, then each string.
+ * Strings are cut (on a character boundary) so that no session can make
+ * its events too large for the queue: statements at MAX_STATEMENT_LEN,
+ * everything else (messages quoting input, a purpose) at MAX_FIELD_LEN.
+ */
+#define MAX_FIELD_LEN	8192
+
 static void
 event_serialize(OlinkEventBuilder *b)
 {
 	resetStringInfo(&b->buf);
 	for (int i = 0; i < OLINK_EV_NSTR; i++)
-		b->ev.strlen[i] = b->str[i] ? (uint32) strlen(b->str[i]) : OLINK_EV_NULL;
+	{
+		size_t		len;
+		size_t		max;
+
+		if (b->str[i] == NULL)
+		{
+			b->ev.strlen[i] = OLINK_EV_NULL;
+			continue;
+		}
+		len = strlen(b->str[i]);
+		max = (b->ev.kind == OLINK_EV_ACCESS && i == OLINK_EVA_STATEMENT) ?
+			MAX_STATEMENT_LEN + 32 : MAX_FIELD_LEN;
+		if (len > max)
+			len = pg_mbcliplen(b->str[i], len, max);
+		b->ev.strlen[i] = (uint32) len;
+	}
 	appendBinaryStringInfo(&b->buf, (char *) &b->ev, sizeof(OlinkEvent));
 	for (int i = 0; i < OLINK_EV_NSTR; i++)
 		if (b->str[i])

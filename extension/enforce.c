@@ -903,6 +903,8 @@ olink_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 			check_utility(s, parsetree);
 		else if (drops_olink(parsetree))
 			release_protected_tables();
+		else
+			olink_journal_guard_utility(parsetree);
 	}
 
 	if (prev_ProcessUtility)

@@ -35,6 +35,9 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/datetime.h"
@@ -74,6 +77,8 @@ typedef struct JournaledRel
 	int			nkey;
 	AttrNumber *key;			/* primary key (or replica identity) columns */
 } JournaledRel;
+
+static void release_xact_callback(XactEvent event, void *arg);
 
 static HTAB *journaled = NULL;
 static MemoryContext journal_cxt = NULL;	/* the cache of JournaledRel */
@@ -551,4 +556,143 @@ olink_journal_init(void)
 	CacheRegisterRelcacheCallback(journal_rel_invalidate, (Datum) 0);
 	RegisterXactCallback(journal_xact_callback, NULL);
 	RegisterSubXactCallback(journal_subxact_callback, NULL);
+	RegisterXactCallback(release_xact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Keeping the journal on
+ * ---------------------------------------------------------------------
+ */
+
+/* relations whose journal triggers olink itself is removing in this transaction */
+static List *released = NIL;
+
+PG_FUNCTION_INFO_V1(olink_release_journal);
+
+/*
+ * olink._release_journal(relation): called by unprotect() and by
+ * DROP EXTENSION just before they drop the journal triggers.  Not granted
+ * to anyone; olink's SECURITY DEFINER functions call it.
+ */
+Datum
+olink_release_journal(PG_FUNCTION_ARGS)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	released = lappend_oid(released, PG_GETARG_OID(0));
+	MemoryContextSwitchTo(old);
+	PG_RETURN_VOID();
+}
+
+static void
+release_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		released = NIL;
+}
+
+/* is trigger name on relid one of the journal's? */
+static bool
+is_journal_trigger(Oid relid, const char *name)
+{
+	return name != NULL &&
+		(strcmp(name, "olink_journal") == 0 || strcmp(name, "olink_journal_truncate") == 0) &&
+		OidIsValid(get_trigger_oid(relid, name, true));
+}
+
+static void
+refuse(Oid relid, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 what ? errmsg("cannot %s the change journal of protected table \"%s\"", what, get_rel_name(relid)) :
+			 errmsg("cannot change when the change journal of protected table \"%s\" fires", get_rel_name(relid)),
+			 errdetail("Every change to a protected table is journaled; its trigger olink_journal must stay enabled."),
+			 errhint("Take the table out of olink with olink.unprotect() first.")));
+}
+
+/*
+ * Called for every utility statement of a session that is not a
+ * counterpart (counterparts may not run DDL at all): refuses to drop,
+ * rename or disable the journal triggers of a protected table -- also
+ * through DISABLE TRIGGER ALL or USER -- and to make them fire only on
+ * replicas.  Costs nothing for statements of other kinds.
+ */
+void
+olink_journal_guard_utility(Node *parsetree)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+				Oid			relid = InvalidOid;
+
+				foreach(lc, stmt->cmds)
+				{
+					AlterTableCmd *cmd = lfirst(lc);
+					bool		all = false;
+
+					switch (cmd->subtype)
+					{
+						case AT_DisableTrigAll:
+						case AT_DisableTrigUser:
+							all = true;
+							/* FALLTHROUGH */
+						case AT_DisableTrig:
+						case AT_EnableTrig:
+						case AT_EnableReplicaTrig:
+							if (!OidIsValid(relid))
+								relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+							if (!OidIsValid(relid) || list_member_oid(released, relid))
+								break;
+							if (all ? OidIsValid(get_trigger_oid(relid, "olink_journal", true)) :
+								is_journal_trigger(relid, cmd->name))
+								refuse(relid, cmd->subtype == AT_EnableReplicaTrig ||
+									   cmd->subtype == AT_EnableTrig ? NULL : "disable");
+							break;
+						default:
+							break;
+					}
+				}
+				break;
+			}
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+
+				if (stmt->removeType != OBJECT_TRIGGER)
+					break;
+				foreach(lc, stmt->objects)
+				{
+					List	   *names = lfirst(lc);
+					char	   *trigname = strVal(llast(names));
+					Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1)),
+														 NoLock, true);
+
+					if (OidIsValid(relid) && !list_member_oid(released, relid) &&
+						is_journal_trigger(relid, trigname))
+						refuse(relid, "drop");
+				}
+				break;
+			}
+		case T_RenameStmt:
+			{
+				RenameStmt *stmt = (RenameStmt *) parsetree;
+				Oid			relid;
+
+				if (stmt->renameType != OBJECT_TRIGGER)
+					break;
+				relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+				if (OidIsValid(relid) && is_journal_trigger(relid, stmt->subname))
+					refuse(relid, "rename");
+				break;
+			}
+		default:
+			break;
+	}
 }

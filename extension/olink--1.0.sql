@@ -424,6 +424,7 @@ BEGIN
         IF NOT p.native_rls THEN
             EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', p.relid);
         END IF;
+        PERFORM @extschema@._release_journal(p.relid);
         EXECUTE format('DROP TRIGGER IF EXISTS olink_journal ON %s', p.relid);
         EXECUTE format('DROP TRIGGER IF EXISTS olink_journal_truncate ON %s', p.relid);
     END LOOP;
@@ -647,6 +648,7 @@ BEGIN
                   DETAIL = 'Ended grants are kept as evidence of past access qualifications.';
     END IF;
     DELETE FROM @extschema@.protected_relation pr WHERE pr.relid = relation;
+    PERFORM @extschema@._release_journal(relation);
     EXECUTE format('DROP TRIGGER IF EXISTS olink_journal ON %s', relation);
     EXECUTE format('DROP TRIGGER IF EXISTS olink_journal_truncate ON %s', relation);
     IF NOT p.native_rls THEN
@@ -1016,6 +1018,9 @@ $guards$;
 -- the change journal of one protected table: installed by protect()
 CREATE FUNCTION @extschema@._journal()
 RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'olink_journal';
+-- lets unprotect() and DROP EXTENSION drop the journal triggers, which are otherwise kept on
+CREATE FUNCTION @extschema@._release_journal(relation regclass)
+RETURNS void LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'olink_release_journal';
 
 CREATE FUNCTION @extschema@.verify_audit()
 RETURNS TABLE (finding text, log text, first_id bigint, last_id bigint, detail text)

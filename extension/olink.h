@@ -238,6 +238,7 @@ extern void olink_append_array_element(StringInfo buf, const char *s);
 /* journal.c */
 extern void olink_journal_init(void);
 extern uint64 olink_journal_rows_this_xact(void);
+extern void olink_journal_guard_utility(Node *parsetree);
 
 /* audit_worker.c */
 extern void olink_audit_worker_register(void);

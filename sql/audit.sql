@@ -171,3 +171,22 @@ SELECT finding, log, detail ~ 'wrote 1 rows' AS counted
 ALTER TABLE olink.audit_seal DISABLE TRIGGER append_only;
 UPDATE olink.audit_seal SET row_count = row_count + 1 WHERE seal_id = 1;
 SELECT finding, log FROM olink.verify_audit() WHERE log = 'seal';
+
+-- the journal stays on: neither the owner nor a superuser disables, drops or renames it
+ALTER TABLE reg.people DISABLE TRIGGER olink_journal;
+ALTER TABLE reg.people DISABLE TRIGGER ALL;
+ALTER TABLE reg.people DISABLE TRIGGER USER;
+ALTER TABLE reg.people ENABLE REPLICA TRIGGER olink_journal;
+DROP TRIGGER olink_journal ON reg.people;
+ALTER TRIGGER olink_journal ON reg.people RENAME TO quiet;
+SET ROLE audit_owner;
+ALTER TABLE reg.people DISABLE TRIGGER olink_journal;
+RESET ROLE;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'reg.people'::regclass ORDER BY tgname;
+-- unprotect() takes it off
+CREATE TABLE reg.scratch (id int PRIMARY KEY);
+SELECT olink.protect('reg.scratch', 'for a moment');
+SELECT count(*) AS journal_triggers FROM pg_trigger WHERE tgrelid = 'reg.scratch'::regclass;
+SELECT olink.unprotect('reg.scratch', 'end of test');
+SELECT count(*) AS journal_triggers FROM pg_trigger WHERE tgrelid = 'reg.scratch'::regclass;
+TRUNCATE reg.scratch;
