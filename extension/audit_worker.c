@@ -243,40 +243,34 @@ typedef struct SealAccum
 	int64		first_id;
 	int64		last_id;
 	int64		count;
-	uint8		digest[OLINK_HASH_LEN];
-	uint8		content_digest[OLINK_HASH_LEN];
+	OlinkRowStream rs;			/* the rows, hashed as they are written */
 } SealAccum;
 
 static void
 accum_reset(SealAccum *s)
 {
 	memset(s, 0, sizeof(SealAccum));
+	olink_stream_reset(&s->rs);
 }
 
+/* rows come in id order: the worker hands out the ids, or reads them so ordered */
 static void
 accum_row(SealAccum *s, char tag, TupleDesc desc, Datum *values, bool *nulls)
 {
-	uint8		content[OLINK_HASH_LEN];
-	uint8		full[OLINK_HASH_LEN];
-	int64		id = DatumGetInt64(values[0]);
-
-	olink_row_hashes(tag, desc, values, nulls, content, full);
-	if (s->count == 0 || id < s->first_id)
-		s->first_id = id;
-	if (s->count == 0 || id > s->last_id)
-		s->last_id = id;
-	s->count++;
-	olink_digest_add(s->digest, full);
-	olink_digest_add(s->content_digest, content);
+	s->rs.with_content_sum = true;
+	olink_stream_row(&s->rs, tag, desc, values, nulls);
+	s->first_id = s->rs.first_id;
+	s->last_id = s->rs.last_id;
+	s->count = s->rs.count;
 }
 
 static bytea *
-hash_bytea(const uint8 *h)
+hash_bytea(const uint8 *h, int len)
 {
-	bytea	   *b = palloc(VARHDRSZ + OLINK_HASH_LEN);
+	bytea	   *b = palloc(VARHDRSZ + len);
 
-	SET_VARSIZE(b, VARHDRSZ + OLINK_HASH_LEN);
-	memcpy(VARDATA(b), h, OLINK_HASH_LEN);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), h, len);
 	return b;
 }
 
@@ -292,6 +286,7 @@ append_seal(OlinkAppender *seals, int64 *id, uint8 *hash, char kind, SealAccum *
 	bool		nulls[OLINK_SEAL_NATTS] = {0};
 	uint8		content[OLINK_HASH_LEN];
 	uint8		link[OLINK_HASH_LEN];
+	uint8		digest[OLINK_HASH_LEN];
 
 	values[0] = Int64GetDatum(*id + 1);
 	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
@@ -303,14 +298,15 @@ append_seal(OlinkAppender *seals, int64 *id, uint8 *hash, char kind, SealAccum *
 	values[5] = Int64GetDatum(s->first_id);
 	values[6] = Int64GetDatum(s->last_id);
 	values[7] = Int64GetDatum(s->count);
-	values[8] = PointerGetDatum(hash_bytea(s->digest));
-	values[9] = PointerGetDatum(hash_bytea(s->content_digest));
+	olink_stream_finish(&s->rs, digest);
+	values[8] = PointerGetDatum(hash_bytea(digest, OLINK_HASH_LEN));
+	values[9] = PointerGetDatum(hash_bytea((uint8 *) &s->rs.content_sum, sizeof(uint64)));
 	values[10] = note ? CStringGetTextDatum(note) : (Datum) 0;
 	nulls[10] = note == NULL;
 	nulls[11] = true;
 	olink_seal_content_hash(RelationGetDescr(seals->rel), values, nulls, content);
 	olink_seal_link(hash, content, link);
-	values[11] = PointerGetDatum(hash_bytea(link));
+	values[11] = PointerGetDatum(hash_bytea(link, OLINK_HASH_LEN));
 	nulls[11] = false;
 	olink_append(seals, values, nulls);
 	*id += 1;
@@ -860,7 +856,11 @@ seal_journal(void)
 		(void) hash_search(sealed, &x, HASH_ENTER, NULL);
 	}
 
-	portal = SPI_cursor_open_with_args(NULL, "SELECT * FROM olink.journal WHERE xid >= $1",
+	/* in id order within each transaction: the order its seal hashes them in */
+	portal = SPI_cursor_open_with_args(NULL, "SELECT * FROM olink.journal j WHERE xid >= $1 "
+									   "AND NOT EXISTS (SELECT FROM olink.audit_seal s "
+									   "WHERE s.kind = 'j' AND s.xid = j.xid) "
+									   "ORDER BY xid, journal_id",
 									   1, &argtype, &arg, NULL, true, 0);
 	for (;;)
 	{

@@ -45,8 +45,11 @@
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
+#include "executor/spi.h"
 #include "funcapi.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -61,48 +64,60 @@
 /* set by the retention function while it removes sealed rows */
 bool		olink_append_allowed = false;
 
-static pg_cryptohash_ctx *sha_ctx = NULL;
+/*
+ * SHA-256 contexts are kept for the life of the backend and reused: with
+ * OpenSSL 3 setting one up costs more than hashing a row.  They are owned
+ * by a resource owner of olink's that is never released, since a
+ * transaction's owner would free them at the transaction's end.
+ */
+static List *free_ctxs = NIL;
 
-void
-olink_sha256(const void *data, size_t len, uint8 *out)
+static pg_cryptohash_ctx *
+get_ctx(void)
 {
-	if (sha_ctx == NULL)
+	static ResourceOwner sha_owner = NULL;
+	pg_cryptohash_ctx *ctx;
+
+	if (free_ctxs != NIL)
 	{
-		/*
-		 * One context for the life of the backend, owned by a resource owner
-		 * of its own that is never released: a transaction's owner would
-		 * free it at the transaction's end.
-		 */
-		static ResourceOwner sha_owner = NULL;
+		ctx = linitial(free_ctxs);
+		free_ctxs = list_delete_first(free_ctxs);
+	}
+	else
+	{
 		ResourceOwner save = CurrentResourceOwner;
 
 		if (sha_owner == NULL)
 			sha_owner = ResourceOwnerCreate(NULL, "olink hashing");
 		CurrentResourceOwner = sha_owner;
-		sha_ctx = pg_cryptohash_create(PG_SHA256);
+		ctx = pg_cryptohash_create(PG_SHA256);
 		CurrentResourceOwner = save;
-		if (sha_ctx == NULL)
+		if (ctx == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
-	if (pg_cryptohash_init(sha_ctx) < 0 ||
-		pg_cryptohash_update(sha_ctx, data, len) < 0 ||
-		pg_cryptohash_final(sha_ctx, out, OLINK_HASH_LEN) < 0)
-		elog(ERROR, "olink: could not compute SHA-256: %s", pg_cryptohash_error(sha_ctx));
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "olink: could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	return ctx;
 }
 
-/* 256-bit little-endian addition, modulo 2^256 */
-void
-olink_digest_add(uint8 *sum, const uint8 *hash)
+static void
+put_ctx(pg_cryptohash_ctx *ctx)
 {
-	unsigned int carry = 0;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-	for (int i = 0; i < OLINK_HASH_LEN; i++)
-	{
-		unsigned int v = (unsigned int) sum[i] + hash[i] + carry;
+	free_ctxs = lappend(free_ctxs, ctx);
+	MemoryContextSwitchTo(old);
+}
 
-		sum[i] = (uint8) v;
-		carry = v >> 8;
-	}
+void
+olink_sha256(const void *data, size_t len, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = get_ctx();
+
+	if (pg_cryptohash_update(ctx, data, len) < 0 ||
+		pg_cryptohash_final(ctx, out, OLINK_HASH_LEN) < 0)
+		elog(ERROR, "olink: could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	put_ctx(ctx);
 }
 
 /*
@@ -115,71 +130,77 @@ static void
 canonical_row(StringInfo buf, char tag, TupleDesc desc, Datum *values, bool *nulls,
 			  int skip_attno)
 {
+	char	   *p;
+
+	/*
+	 * Written straight into the buffer: this runs for every row verified.
+	 * Room is made first for the fixed parts (at most 1 + 5 bytes and 8
+	 * value bytes per attribute), then per variable-length value.
+	 */
 	resetStringInfo(buf);
-	appendStringInfoChar(buf, tag);
+	enlargeStringInfo(buf, 1 + desc->natts * (5 + 8));
+	p = buf->data;
+	*p++ = tag;
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		uint32		len;
+		const char *src;
+		struct varlena *v = NULL;
 
 		if (att->attisdropped || i + 1 == skip_attno)
 			continue;
 		if (nulls[i])
 		{
-			appendStringInfoChar(buf, 'N');
+			*p++ = 'N';
 			continue;
 		}
-		appendStringInfoChar(buf, 'V');
+		*p++ = 'V';
 		if (att->attbyval)
 		{
-			Datum		d = values[i];
-			char		bytes[sizeof(Datum)];
-
 			len = att->attlen;
-			store_att_byval(bytes, d, att->attlen);
-			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
-			appendBinaryStringInfo(buf, bytes, len);
+			memcpy(p, &len, sizeof(len));
+			p += sizeof(len);
+			store_att_byval(p, values[i], att->attlen);
+			p += len;
+			continue;
 		}
-		else if (att->attlen > 0)
+		if (att->attlen > 0)
 		{
 			len = att->attlen;
-			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
-			appendBinaryStringInfo(buf, DatumGetPointer(values[i]), len);
+			src = DatumGetPointer(values[i]);
 		}
 		else if (att->attlen == -1)
 		{
-			struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
-
+			v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
 			len = VARSIZE_ANY_EXHDR(v);
-			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
-			appendBinaryStringInfo(buf, VARDATA_ANY(v), len);
-			if ((Pointer) v != DatumGetPointer(values[i]))
-				pfree(v);
+			src = VARDATA_ANY(v);
 		}
 		else
 		{
-			const char *s = DatumGetCString(values[i]);
-
-			len = strlen(s);
-			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
-			appendBinaryStringInfo(buf, s, len);
+			src = DatumGetCString(values[i]);
+			len = strlen(src);
 		}
+		memcpy(p, &len, sizeof(len));
+		p += sizeof(len);
+		/* room for this value and the fixed parts of the attributes still to come */
+		buf->len = p - buf->data;
+		enlargeStringInfo(buf, len + desc->natts * (5 + 8));
+		p = buf->data + buf->len;
+		memcpy(p, src, len);
+		p += len;
+		if (v != NULL && (Pointer) v != DatumGetPointer(values[i]))
+			pfree(v);
 	}
+	buf->len = p - buf->data;
+	buf->data[buf->len] = '\0';
 }
 
 static StringInfo canon_buf = NULL;
 
-/*
- * A row's two hashes: content = SHA-256 of its canonical form without the
- * id (attribute 1), full = SHA-256 of content and the id.
- */
-void
-olink_row_hashes(char tag, TupleDesc desc, Datum *values, bool *nulls,
-				 uint8 *content, uint8 *full)
+static StringInfo
+canon(void)
 {
-	uint8		buf[OLINK_HASH_LEN + sizeof(int64)];
-	int64		id = DatumGetInt64(values[0]);
-
 	if (canon_buf == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -187,26 +208,66 @@ olink_row_hashes(char tag, TupleDesc desc, Datum *values, bool *nulls,
 		canon_buf = makeStringInfo();
 		MemoryContextSwitchTo(old);
 	}
-	canonical_row(canon_buf, tag, desc, values, nulls, 1);
-	olink_sha256(canon_buf->data, canon_buf->len, content);
-	memcpy(buf, content, OLINK_HASH_LEN);
-	memcpy(buf + OLINK_HASH_LEN, &id, sizeof(int64));
-	olink_sha256(buf, sizeof(buf), full);
+	return canon_buf;
+}
+
+void
+olink_stream_reset(OlinkRowStream *rs)
+{
+	memset(rs, 0, sizeof(OlinkRowStream));
+}
+
+/*
+ * Add a row to a seal's stream: SHA-256 runs over each row's canonical
+ * form without its id (attribute 1), then the id, row after row in id
+ * order.  Beside it, a sum of 64-bit hashes of the rows' contents without
+ * their ids, which tells a reordering (the same contents under other ids)
+ * from a change.  A row whose id is not above the last one's makes the
+ * stream out of order: the caller hashes the seal again in id order.
+ */
+void
+olink_stream_row(OlinkRowStream *rs, char tag, TupleDesc desc, Datum *values, bool *nulls)
+{
+	StringInfo	buf = canon();
+	int64		id = DatumGetInt64(values[0]);
+
+	if (rs->ctx == NULL)
+		rs->ctx = get_ctx();
+	if (rs->count > 0 && id <= rs->last_id)
+		rs->out_of_order = true;
+	if (rs->count == 0 || id < rs->first_id)
+		rs->first_id = id;
+	if (rs->count == 0 || id > rs->last_id)
+		rs->last_id = id;
+	rs->count++;
+	canonical_row(buf, tag, desc, values, nulls, 1);
+	if (rs->with_content_sum)
+		rs->content_sum += hash_bytes_extended((const unsigned char *) buf->data, buf->len, 0);
+	if (pg_cryptohash_update(rs->ctx, (uint8 *) buf->data, buf->len) < 0 ||
+		pg_cryptohash_update(rs->ctx, (uint8 *) &id, sizeof(id)) < 0)
+		elog(ERROR, "olink: could not compute SHA-256: %s", pg_cryptohash_error(rs->ctx));
+}
+
+/* the stream's digest; the stream is done with (no rows: the digest of nothing) */
+void
+olink_stream_finish(OlinkRowStream *rs, uint8 *digest)
+{
+	if (rs->ctx == NULL)
+		rs->ctx = get_ctx();
+	if (pg_cryptohash_final(rs->ctx, digest, OLINK_HASH_LEN) < 0)
+		elog(ERROR, "olink: could not compute SHA-256: %s", pg_cryptohash_error(rs->ctx));
+	put_ctx(rs->ctx);
+	rs->ctx = NULL;
 }
 
 /* the hash of a seal without its chain link: SHA-256 of its canonical form, hash left out */
 void
 olink_seal_content_hash(TupleDesc desc, Datum *values, bool *nulls, uint8 *out)
 {
-	if (canon_buf == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	StringInfo	buf = canon();
 
-		canon_buf = makeStringInfo();
-		MemoryContextSwitchTo(old);
-	}
-	canonical_row(canon_buf, 's', desc, values, nulls, OLINK_SEAL_HASH);
-	olink_sha256(canon_buf->data, canon_buf->len, out);
+	canonical_row(buf, 's', desc, values, nulls, OLINK_SEAL_HASH);
+	olink_sha256(buf->data, buf->len, out);
 }
 
 /* a seal's link in the chain: SHA-256 of the previous seal's hash and its content hash */
@@ -263,14 +324,15 @@ typedef struct SealCheck
 	int64		last_id;
 	int64		row_count;
 	uint8		digest[OLINK_HASH_LEN];
-	uint8		content_digest[OLINK_HASH_LEN];
+	uint64		content_sum;
 	uint8		content_hash[OLINK_HASH_LEN];	/* the seal's own, recomputed */
 	uint8		stored_hash[OLINK_HASH_LEN];
 	bool		skip;			/* journal seal of a transaction the rows' snapshot cannot see */
-	/* what the rows add up to */
-	int64		found;
-	uint8		sum[OLINK_HASH_LEN];
-	uint8		content_sum[OLINK_HASH_LEN];
+	/* the rows found for it */
+	OlinkRowStream rs;
+	bool		done;			/* as many rows as sealed were hashed */
+	int64		extra;			/* rows beyond those */
+	uint8		computed[OLINK_HASH_LEN];
 } SealCheck;
 
 typedef struct Verify
@@ -283,6 +345,8 @@ typedef struct Verify
 	int			nranges[3];
 	HTAB	   *journal_seals;	/* xid -> seal index */
 	bool		settled;
+	Snapshot	snap;			/* the worker's tables and the seals */
+	Snapshot	rows_snap;		/* the journal */
 } Verify;
 
 typedef struct XidEntry
@@ -427,7 +491,12 @@ load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const ui
 		s->last_id = nulls[6] ? -1 : DatumGetInt64(values[6]);
 		s->row_count = DatumGetInt64(values[7]);
 		copy_hash(s->digest, values[8], nulls[8]);
-		copy_hash(s->content_digest, values[9], nulls[9]);
+		if (!nulls[9])
+		{
+			struct varlena *cs = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[9]));
+
+			memcpy(&s->content_sum, VARDATA_ANY(cs), Min(VARSIZE_ANY_EXHDR(cs), sizeof(uint64)));
+		}
 		copy_hash(s->stored_hash, values[11], nulls[11]);
 		olink_seal_content_hash(desc, values, nulls, s->content_hash);
 	}
@@ -566,6 +635,25 @@ flush_stray(Verify *v, char kind, int64 *first, int64 *last)
 	*last = 0;
 }
 
+/* a row of seal i: into its stream, until as many as were sealed */
+static void
+seal_row(Verify *v, int i, char tag, TupleDesc desc, Datum *values, bool *nulls)
+{
+	SealCheck  *s = &v->seals[i];
+
+	if (s->done)
+	{
+		s->extra++;
+		return;
+	}
+	olink_stream_row(&s->rs, tag, desc, values, nulls);
+	if (s->rs.count == s->row_count && !s->rs.out_of_order)
+	{
+		olink_stream_finish(&s->rs, s->computed);
+		s->done = true;
+	}
+}
+
 /* add every row of a worker-written table to the seal that covers its id */
 static int64
 scan_sealed_table(Verify *v, const char *table, char kind, int natts, Snapshot snap)
@@ -581,24 +669,15 @@ scan_sealed_table(Verify *v, const char *table, char kind, int natts, Snapshot s
 	int64		stray_first = 1;
 	int64		stray_last = 0;
 	int64		n = 0;
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "olink verify row",
-												 ALLOCSET_DEFAULT_SIZES);
 
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
-		uint8		content[OLINK_HASH_LEN];
-		uint8		full[OLINK_HASH_LEN];
 		int64		id;
 		int			i;
-		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(rowcxt);
 		heap_deform_tuple(tup, desc, values, nulls);
 		id = DatumGetInt64(values[0]);
-		olink_row_hashes(kind, desc, values, nulls, content, full);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
 		n++;
 
 		i = find_range(v, k, id, &hint);
@@ -613,9 +692,7 @@ scan_sealed_table(Verify *v, const char *table, char kind, int natts, Snapshot s
 			}
 			continue;
 		}
-		v->seals[i].found++;
-		olink_digest_add(v->seals[i].sum, full);
-		olink_digest_add(v->seals[i].content_sum, content);
+		seal_row(v, i, kind, desc, values, nulls);
 	}
 	flush_stray(v, kind, &stray_first, &stray_last);
 	table_endscan(scan);
@@ -637,25 +714,16 @@ scan_journal(Verify *v, Snapshot snap)
 	XidEntry   *e = NULL;
 	int64		n = 0;
 	HASH_SEQ_STATUS hs;
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "olink verify row",
-												 ALLOCSET_DEFAULT_SIZES);
 
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
-		uint8		content[OLINK_HASH_LEN];
-		uint8		full[OLINK_HASH_LEN];
 		uint64		xid;
 		int64		id;
-		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(rowcxt);
 		heap_deform_tuple(tup, desc, values, nulls);
 		id = DatumGetInt64(values[0]);
 		xid = nulls[3] ? 0 : (uint64) DatumGetInt64(values[3]);
-		olink_row_hashes('j', desc, values, nulls, content, full);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
 		n++;
 
 		if (e == NULL || xid != last_xid)
@@ -679,9 +747,7 @@ scan_journal(Verify *v, Snapshot snap)
 			e->count++;
 			continue;
 		}
-		v->seals[e->index].found++;
-		olink_digest_add(v->seals[e->index].sum, full);
-		olink_digest_add(v->seals[e->index].content_sum, content);
+		seal_row(v, e->index, 'j', desc, values, nulls);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -704,6 +770,83 @@ scan_journal(Verify *v, Snapshot snap)
 }
 
 /*
+ * Hash a seal's rows again, reading them in id order: for seals whose rows
+ * did not come in id order in the scan (rows updated in place by hand, or
+ * moved by a table rewrite), and, with the content sum, for seals whose
+ * digest differs (to tell a reordering from a change).
+ */
+static void
+rehash_seal(Verify *v, SealCheck *s, bool content)
+{
+	const char *sql;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2];
+	Portal		portal;
+
+	if (s->rs.ctx)
+		olink_stream_finish(&s->rs, s->computed);
+	olink_stream_reset(&s->rs);
+	s->rs.with_content_sum = content;
+	switch (s->kind)
+	{
+		case 'a':
+			sql = "SELECT * FROM olink.access_event WHERE event_id BETWEEN $1 AND $2 ORDER BY event_id";
+			break;
+		case 'c':
+			sql = "SELECT * FROM olink.connection_event WHERE event_id BETWEEN $1 AND $2 ORDER BY event_id";
+			break;
+		case 't':
+			sql = "SELECT * FROM olink.audit_text WHERE text_id BETWEEN $1 AND $2 ORDER BY text_id";
+			break;
+		default:
+			sql = "SELECT * FROM olink.journal WHERE xid = $1 AND $2 IS NOT NULL ORDER BY journal_id";
+			break;
+	}
+	args[0] = Int64GetDatum(s->kind == 'j' ? (int64) s->xid : s->first_id);
+	args[1] = Int64GetDatum(s->last_id);
+	PushActiveSnapshot(s->kind == 'j' ? v->rows_snap : v->snap);
+	SPI_connect();
+	portal = SPI_cursor_open_with_args(NULL, sql, 2, types, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			Datum		values[OLINK_ACCESS_NATTS + OLINK_JOURNAL_NATTS];
+			bool		nulls[OLINK_ACCESS_NATTS + OLINK_JOURNAL_NATTS];
+
+			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+			olink_stream_row(&s->rs, s->kind, SPI_tuptable->tupdesc, values, nulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	PopActiveSnapshot();
+	s->extra = 0;
+	s->rs.out_of_order = false;
+	olink_stream_finish(&s->rs, s->computed);
+	s->done = true;
+}
+
+static void
+rehash_in_order(Verify *v)
+{
+	for (int i = 0; i < v->nseals; i++)
+	{
+		SealCheck  *s = &v->seals[i];
+
+		if (!s->rs.out_of_order)
+			continue;
+		elog(DEBUG1, "olink: rows of seal %lld (%c) were not read in id order; hashing them again in order",
+			 (long long) s->seal_id, s->kind);
+		rehash_seal(v, s, false);
+	}
+}
+
+/*
  * Could the attestation of journal seal i have been lost?  Only if shared
  * memory was initialised (a restart seal) before the seal was made and
  * after the transaction began.
@@ -723,6 +866,7 @@ static void
 compare_seals(Verify *v)
 {
 	int64		purged_upto = 0;
+	int64		found;
 	HTAB	   *attested;
 	HASHCTL		ctl;
 
@@ -757,10 +901,12 @@ compare_seals(Verify *v)
 			continue;
 		if (s->kind != 't' && s->seal_id <= purged_upto)
 		{
-			if (s->found > 0)
+			if (s->rs.count + s->extra > 0)
 				finding(v, "inserted", log, first, last,
 						psprintf("seal %lld was purged, yet %lld of its rows are there",
-								 (long long) s->seal_id, (long long) s->found));
+								 (long long) s->seal_id, (long long) (s->rs.count + s->extra)));
+			if (s->rs.ctx)
+				olink_stream_finish(&s->rs, s->computed);
 			continue;
 		}
 		if (s->kind == 'j')
@@ -777,17 +923,24 @@ compare_seals(Verify *v)
 						psprintf("journal rows of transaction %llu were not written by olink's journal trigger: it never said it wrote any",
 								 (unsigned long long) s->xid));
 		}
-		if (s->found < s->row_count)
+		found = s->rs.count + s->extra;
+		if (!s->done)
+		{
+			olink_stream_finish(&s->rs, s->computed);
+			s->done = true;
+		}
+		if (found < s->row_count)
 			finding(v, "deleted", log, first, last,
 					psprintf("seal %lld covers %lld rows; %lld are left",
-							 (long long) s->seal_id, (long long) s->row_count, (long long) s->found));
-		else if (s->found > s->row_count)
+							 (long long) s->seal_id, (long long) s->row_count, (long long) found));
+		else if (found > s->row_count)
 			finding(v, "inserted", log, first, last,
 					psprintf("seal %lld covers %lld rows; there are %lld",
-							 (long long) s->seal_id, (long long) s->row_count, (long long) s->found));
-		else if (memcmp(s->sum, s->digest, OLINK_HASH_LEN) != 0)
+							 (long long) s->seal_id, (long long) s->row_count, (long long) found));
+		else if (memcmp(s->computed, s->digest, OLINK_HASH_LEN) != 0)
 		{
-			if (memcmp(s->content_sum, s->content_digest, OLINK_HASH_LEN) == 0)
+			rehash_seal(v, s, true);
+			if (s->rs.content_sum == s->content_sum)
 				finding(v, "reordered", log, first, last,
 						psprintf("the rows of seal %lld are all there, unchanged, under other ids",
 								 (long long) s->seal_id));
@@ -830,12 +983,15 @@ olink_verify_audit(PG_FUNCTION_ARGS)
 	v.settled = olink_audit_settle(10000);
 	olink_chain_head(&head_id, head_hash);
 	snap = RegisterSnapshot(GetLatestSnapshot());
+	v.snap = snap;
+	v.rows_snap = rows_snap;
 
 	load_seals(&v, snap, rows_snap, head_id, head_hash);
 	(void) scan_sealed_table(&v, "access_event", 'a', OLINK_ACCESS_NATTS, snap);
 	(void) scan_sealed_table(&v, "connection_event", 'c', OLINK_CONNECTION_NATTS, snap);
 	(void) scan_sealed_table(&v, "audit_text", 't', OLINK_TEXT_NATTS, snap);
 	(void) scan_journal(&v, rows_snap);
+	rehash_in_order(&v);
 	compare_seals(&v);
 
 	UnregisterSnapshot(snap);

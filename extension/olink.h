@@ -257,12 +257,23 @@ extern PGDLLEXPORT void olink_audit_worker_main(Datum arg);
 
 /* chain.c: canonical rows, their hashes and the seal chain */
 #define OLINK_HASH_LEN	32
-extern void olink_row_hashes(char tag, TupleDesc desc, Datum *values, bool *nulls,
-							 uint8 *content, uint8 *full);
+/* the rows of one seal, hashed as they come */
+typedef struct OlinkRowStream
+{
+	struct pg_cryptohash_ctx *ctx;	/* NULL until the first row */
+	int64		count;
+	int64		first_id;
+	int64		last_id;
+	bool		out_of_order;	/* an id not above the one before */
+	bool		with_content_sum;	/* keep content_sum (costs a hash per row) */
+	uint64		content_sum;	/* sum of 64-bit hashes of the rows without ids */
+} OlinkRowStream;
+extern void olink_stream_reset(OlinkRowStream *rs);
+extern void olink_stream_row(OlinkRowStream *rs, char tag, TupleDesc desc, Datum *values, bool *nulls);
+extern void olink_stream_finish(OlinkRowStream *rs, uint8 *digest);
 extern void olink_seal_content_hash(TupleDesc desc, Datum *values, bool *nulls, uint8 *out);
 extern void olink_seal_link(const uint8 *prev, const uint8 *content, uint8 *out);
 extern Oid	olink_audit_table(const char *name, bool missing_ok);
-extern void olink_digest_add(uint8 *sum, const uint8 *hash);
 extern void olink_sha256(const void *data, size_t len, uint8 *out);
 extern bool olink_append_allowed;
 
