@@ -167,7 +167,7 @@ olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind)
  * its events too large for the queue: statements at MAX_STATEMENT_LEN,
  * everything else (messages quoting input, a purpose) at MAX_FIELD_LEN.
  */
-#define MAX_FIELD_LEN	8192
+#define MAX_FIELD_LEN	4096	/* with the statement, an event stays below 100 kB: half the smallest queue */
 
 static void
 event_serialize(OlinkEventBuilder *b)
@@ -207,7 +207,9 @@ uint64
 olink_event_put_quietly(OlinkEventBuilder *b)
 {
 	event_serialize(b);
-	return olink_queue_put_quietly(b->buf.data, b->buf.len, QUIET_WAIT_MS);
+	/* queue_full = error: do not wait for room here either; the loss is counted */
+	return olink_queue_put_quietly(b->buf.data, b->buf.len,
+								   olink_queue_full == OLINK_QUEUE_FULL_ERROR ? 0 : QUIET_WAIT_MS);
 }
 
 /* ---------------------------------------------------------------------
@@ -229,8 +231,98 @@ word_is(const char *p, int len, const char *word)
  * must never throw: it also runs while an error is being reported.
  * Unterminated literals are redacted to the end.
  */
+/*
+ * The literals redact() replaced, as it found them: an error message can
+ * quote a piece of the statement ("syntax error at or near ..."), so the
+ * values themselves are scrubbed from what goes to the log too.
+ */
+static List *secrets = NIL;
+
+static void
+remember_secret(const char *start, const char *end)
+{
+	/* the quotes and an E prefix are not part of it; short strings would scrub too much */
+	while (start < end && (*start == '\'' || *start == 'E' || *start == 'e' || *start == '$'))
+		start++;
+	while (end > start && (end[-1] == '\'' || end[-1] == '$'))
+		end--;
+	if (end - start < 4)
+		return;
+	secrets = lappend(secrets, pnstrdup(start, end - start));
+}
+
+/* text with every remembered secret replaced; text itself when there is none in it */
+static char *
+scrub_secrets(char *text)
+{
+	ListCell   *lc;
+
+	if (text == NULL)
+		return NULL;
+	foreach(lc, secrets)
+	{
+		const char *secret = lfirst(lc);
+		char	   *hit;
+
+		while ((hit = strstr(text, secret)) != NULL)
+		{
+			StringInfoData out;
+
+			initStringInfo(&out);
+			appendBinaryStringInfo(&out, text, hit - text);
+			appendStringInfoString(&out, "********");
+			appendStringInfoString(&out, hit + strlen(secret));
+			text = out.data;
+		}
+	}
+	return text;
+}
+
+static char *redact(const char *sql, int len);
+
+static bool
+contains_password_word(const char *start, const char *end)
+{
+	for (const char *q = start; q + 8 <= end; q++)
+		if (pg_strncasecmp(q, "password", 8) == 0)
+			return true;
+	return false;
+}
+
+/* the text of a quoted literal, its doubled quotes (and backslash escapes) undone */
+static char *
+unquote_literal(const char *start, const char *end, bool escapes)
+{
+	StringInfoData buf;
+	const char *q = start;
+
+	initStringInfo(&buf);
+	if (escapes)
+		q++;					/* the E */
+	q++;						/* the opening quote */
+	if (end > q && end[-1] == '\'')
+		end--;
+	while (q < end)
+	{
+		if (*q == '\'' && q + 1 < end && q[1] == '\'')
+			q++;
+		else if (escapes && *q == '\\' && q + 1 < end)
+			q++;
+		appendStringInfoChar(&buf, *q++);
+	}
+	return buf.data;
+}
+
+/* the secrets of this statement only are remembered, in the caller's memory context */
 char *
 olink_redact(const char *sql, int len)
+{
+	secrets = NIL;
+	return redact(sql, len);
+}
+
+static char *
+redact(const char *sql, int len)
 {
 	StringInfoData out;
 	const char *p = sql;
@@ -302,7 +394,22 @@ olink_redact(const char *sql, int len)
 					p++;
 			}
 			if (after_password || in_password_call)
+			{
+				remember_secret(tok, p);
 				appendStringInfoString(&out, "'********'");
+			}
+			else if (contains_password_word(tok, p))
+			{
+				/*
+				 * A literal that is SQL itself (EXECUTE 'ALTER ROLE ...
+				 * PASSWORD ''...'''): its secrets are found in the unquoted
+				 * text, and the whole literal is hidden.
+				 */
+				char	   *inner = unquote_literal(tok, p, escapes);
+
+				(void) redact(inner, strlen(inner));
+				appendStringInfoString(&out, "'********'");
+			}
 			else
 				appendBinaryStringInfo(&out, tok, p - tok);
 			after_password = false;
@@ -327,9 +434,21 @@ olink_redact(const char *sql, int len)
 					}
 				p = close ? close + taglen : end;
 				if (after_password || in_password_call)
+				{
+					remember_secret(tok + taglen, close ? close : end);
 					appendStringInfoString(&out, "'********'");
+				}
 				else
-					appendBinaryStringInfo(&out, tok, p - tok);
+				{
+					/* a body (a DO block, a function): SQL too, redacted in turn */
+					const char *body = tok + taglen;
+					const char *body_end = close ? close : end;
+
+					appendBinaryStringInfo(&out, tok, taglen);
+					appendStringInfoString(&out, redact(body, body_end - body));
+					if (close)
+						appendBinaryStringInfo(&out, close, taglen);
+				}
 				after_password = false;
 				continue;
 			}
@@ -1193,6 +1312,17 @@ audit_emit_log(ErrorData *edata)
 
 		if (edata->message && may_hold_password(edata->message))
 			edata->message = olink_redact(edata->message, strlen(edata->message));
+		if (may_hold_password(debug_query_string))
+		{
+			/* pieces of the statement quoted in the message are scrubbed by value */
+			(void) olink_redact(debug_query_string, strlen(debug_query_string));
+			edata->message = scrub_secrets(edata->message);
+			edata->detail = scrub_secrets(edata->detail);
+			edata->detail_log = scrub_secrets(edata->detail_log);
+			edata->hint = scrub_secrets(edata->hint);
+			edata->context = scrub_secrets(edata->context);
+			edata->internalquery = scrub_secrets(edata->internalquery);
+		}
 		if (!edata->hide_stmt && may_hold_password(debug_query_string))
 		{
 			/* the STATEMENT line of this entry, redacted, as its context */
@@ -1222,7 +1352,7 @@ audit_emit_log(ErrorData *edata)
 				/* refused after authentication: no logout follows */
 				login_written = false;
 			}
-			else if (session_known && session_audited)
+			else if (session_known && (session_audited || olink_audit_internal))
 			{
 				if (!pending.active)
 				{

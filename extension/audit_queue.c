@@ -252,7 +252,7 @@ olink_queue_put(const char *event, uint32 len)
 	bool		running;
 	bool		slept = false;
 
-	if (MAXALIGN(sizeof(QueueEntryHeader) + len) > queue->size / 4)
+	if (MAXALIGN(sizeof(QueueEntryHeader) + len) > queue->size / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("audit event of %u bytes is too large for the audit queue", len),
@@ -309,7 +309,7 @@ olink_queue_put_quietly(const char *event, uint32 len, int wait_ms)
 
 	if (queue == NULL)
 		return 0;
-	if (MAXALIGN(sizeof(QueueEntryHeader) + len) <= queue->size / 4)
+	if (MAXALIGN(sizeof(QueueEntryHeader) + len) <= queue->size / 2)
 	{
 		for (;;)
 		{
