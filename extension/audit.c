@@ -597,6 +597,18 @@ audit_client_auth(Port *port, int status)
 		session_login_oid = roleid;
 		session_audited = OidIsValid(roleid) && OidIsValid(cprole) &&
 			is_member_of_role_nosuper(roleid, cprole);
+
+		/*
+		 * olink enforces and audits only in its own database: a counterpart
+		 * login anywhere else would be neither.  The refusal reaches the
+		 * connection log through audit_emit_log.
+		 */
+		if (session_audited && olink_database != NULL &&
+			strcmp(port->database_name, olink_database) != 0)
+			ereport(FATAL,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("counterpart login \"%s\" may connect only to database \"%s\"",
+							port->user_name, olink_database)));
 		if (session_audited || olink_audit_connections == OLINK_AUDIT_CONNECTIONS_ALL)
 		{
 			OlinkEventBuilder b;
