@@ -168,6 +168,7 @@ olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind)
  * everything else (messages quoting input, a purpose) at MAX_FIELD_LEN.
  */
 #define MAX_FIELD_LEN	4096	/* with the statement, an event stays below 100 kB: half the smallest queue */
+#define MAX_LIST_LEN	(MAX_FIELD_LEN - 512)	/* relation and column lists stop here, still valid text[] */
 
 static void
 event_serialize(OlinkEventBuilder *b)
@@ -745,6 +746,7 @@ rels_text(char **rels_out, char **cols_out)
 	StringInfoData cols;
 	ListCell   *lc;
 	MemoryContext old;
+	bool		cols_cut = false;
 
 	if (last_rels_text != NULL && same_rels(pending.rels, last_rels))
 	{
@@ -763,14 +765,29 @@ rels_text(char **rels_out, char **cols_out)
 		const char *name = olink_audit_relation_name(ar->relid);
 		int			attno = -1;
 
+		/* kept within an event field: the list says where it was cut */
+		if (rels.len > MAX_LIST_LEN)
+		{
+			appendStringInfoString(&rels, ",\"...\"");
+			break;
+		}
 		if (rels.len > 1)
 			appendStringInfoChar(&rels, ',');
 		olink_append_array_element(&rels, name);
 		while ((attno = bms_next_member(ar->columns, attno)) >= 0)
 		{
 			AttrNumber	att = attno + FirstLowInvalidHeapAttributeNumber;
-			const char *col = olink_audit_column_name(ar->relid, att);
+			const char *col;
 
+			if (cols.len > MAX_LIST_LEN)
+			{
+				if (!cols_cut)
+					appendStringInfoString(&cols, ",\"...\"");
+				cols_cut = true;
+				break;
+			}
+			/* a whole-row reference reads every column */
+			col = att == 0 ? "*" : olink_audit_column_name(ar->relid, att);
 			if (col == NULL)
 				continue;
 			if (cols.len > 1)
@@ -943,6 +960,14 @@ collect_range_table(List *rtable)
 		ar->columns = bms_add_members(ar->columns, OLINK_RTE_UPDATED_COLS(rte));
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/* from enforce.c's ExecutorCheckPerms hook: COPY and other checks that run no ExecutorStart */
+void
+olink_audit_note_range_table(List *rtable)
+{
+	if (pending.active)
+		collect_range_table(rtable);
 }
 
 static void
@@ -1337,12 +1362,21 @@ audit_emit_log(ErrorData *edata)
 		}
 		if (!edata->hide_stmt && may_hold_password(debug_query_string))
 		{
-			/* the STATEMENT line of this entry, redacted, as its context */
-			edata->hide_stmt = true;
-			edata->context = psprintf("%s%sstatement: %s",
-									  edata->context ? edata->context : "",
-									  edata->context ? "\n" : "",
-									  olink_redact(debug_query_string, strlen(debug_query_string)));
+			char	   *redacted = olink_redact(debug_query_string, strlen(debug_query_string));
+
+			/*
+			 * The STATEMENT line of the server log, when it holds a password:
+			 * hidden, and the redacted statement logged as a server-only
+			 * detail instead.  The client sees nothing different.
+			 */
+			if (strcmp(redacted, debug_query_string) != 0)
+			{
+				edata->hide_stmt = true;
+				edata->detail_log = psprintf("%s%sstatement: %s",
+											 edata->detail_log ? edata->detail_log : "",
+											 edata->detail_log ? "\n" : "",
+											 redacted);
+			}
 		}
 
 		if (edata->elevel >= ERROR && olink_queue_ready() && MyProcPort != NULL &&

@@ -8,29 +8,32 @@
  * they refer to, the change journal) is sealed.  A seal covers a batch of
  * rows -- a range of ids the worker wrote in one transaction, or the
  * journal rows of one committed transaction -- and records how many there
- * are and two sums, modulo 2^256, of per-row SHA-256 values: one over
- * each row's content, one over its content and id.  Sums do not depend on
- * the order in which rows are read, so verification is one sequential
- * scan per table.  Seals are chained: each seal's hash is the SHA-256 of
- * the previous seal's hash and its own canonical form.
+ * are, the SHA-256 of their canonical forms in id order, and a 64-bit sum
+ * of hashes of their contents without ids.  Rows are read by one
+ * sequential scan per table; a seal whose rows do not come in id order
+ * (rows updated by hand, a table rewritten) is hashed again in id order.
+ * Seals are chained: each seal's hash is the SHA-256 of the previous
+ * seal's hash and its own canonical form.
  *
  * What verification finds, per seal:
- *	 fewer rows than sealed			deleted
- *	 more rows, or a row no seal covers		inserted
- *	 same content sum, other id sum		reordered (ids moved between rows)
- *	 other sums							changed
- *	 a seal whose hash does not follow		changed (log "seal")
- *	 a gap in seal ids					deleted (log "seal")
- *	 a journal row the worker could not seal	unsealed
+ *	 fewer rows than sealed						deleted
+ *	 more rows, or a row no seal covers			inserted
+ *	 other digest, same content sum				reordered (ids moved between rows)
+ *	 other digest, other content sum			changed
+ *	 a seal whose hash does not follow			changed (log "seal")
+ *	 a gap in seal ids							deleted (log "seal")
+ *	 journal rows the trigger did not report		inserted / deleted (attestation)
+ *	 journal rows the worker could not seal		unsealed
  *
  * An unkeyed chain can be recomputed by whoever can write every row.  The
- * audit worker keeps the head of the chain in shared memory and logs it at
- * every checkpoint of its own (see audit_worker.c); verify_audit() compares
- * the table with that head, so a chain rewritten while the server runs is
- * found, and the logged heads let an auditor check across restarts.
+ * audit worker keeps the head of the chain in shared memory and logs it
+ * when it starts writing and when it stops; verify_audit() compares the
+ * table with the head in memory, so a chain rewritten while the server
+ * runs is found, and the logged heads let an auditor check across
+ * restarts (olink_auditor reads olink.audit_seal).
  *
  * Hashing uses PostgreSQL's pg_cryptohash (OpenSSL's SHA-256 where the
- * server is built with it), one context reused for every row.
+ * server is built with it); contexts are kept and reused.
  *
  *-------------------------------------------------------------------------
  */

@@ -492,6 +492,8 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 static bool
 olink_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
 {
+	/* the statement's audit event names what COPY and the like touch too */
+	olink_audit_note_range_table(rangeTable);
 	if (prev_ExecutorCheckPerms &&
 		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
 		return false;
@@ -882,6 +884,14 @@ release_protected_tables(void)
 		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");
+	/*
+	 * The audit store first, in the order the audit worker takes it, before
+	 * any protected table: the worker and the sessions writing the journal
+	 * then wait for the drop instead of deadlocking with it.
+	 */
+	if (SPI_execute("LOCK TABLE olink.access_event, olink.connection_event, olink.audit_text, "
+					"olink.audit_seal, olink.journal IN ACCESS EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "olink: could not lock the audit store");
 	if (SPI_execute("SELECT olink._release_all()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "olink: could not release protected tables");
 	SPI_finish();

@@ -36,6 +36,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "commands/trigger.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
@@ -677,6 +678,35 @@ olink_journal_guard_utility(Node *parsetree)
 					if (OidIsValid(relid) && !list_member_oid(released, relid) &&
 						is_journal_trigger(relid, trigname))
 						refuse(relid, "drop");
+				}
+				break;
+			}
+		case T_TruncateStmt:
+			{
+				/*
+				 * The BEFORE TRUNCATE trigger of a protected partitioned table
+				 * does not fire for a partition truncated on its own (only row
+				 * triggers are cloned to partitions).
+				 */
+				foreach(lc, ((TruncateStmt *) parsetree)->relations)
+				{
+					Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
+					ListCell   *la;
+					List	   *ancestors;
+
+					if (!OidIsValid(relid) || !get_rel_relispartition(relid))
+						continue;
+					ancestors = get_partition_ancestors(relid);
+					foreach(la, ancestors)
+					{
+						if (OidIsValid(get_trigger_oid(lfirst_oid(la), "olink_journal_truncate", true)))
+							ereport(ERROR,
+									(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+									 errmsg("cannot truncate partition \"%s\" of protected table \"%s\"",
+											get_rel_name(relid), get_rel_name(lfirst_oid(la))),
+									 errdetail("TRUNCATE would remove rows without recording them in the change journal."),
+									 errhint("Use DELETE, which is journaled.")));
+					}
 				}
 				break;
 			}

@@ -989,8 +989,8 @@ CREATE TABLE @extschema@.audit_seal (
     first_id    bigint,
     last_id     bigint,
     row_count   bigint NOT NULL,
-    digest      bytea NOT NULL,     -- sum over the sealed rows of SHA-256(row), modulo 2^256
-    content_digest bytea NOT NULL,  -- the same without the rows' ids: tells reordering from change
+    digest      bytea NOT NULL,     -- SHA-256 over the sealed rows' canonical forms, in id order
+    content_digest bytea NOT NULL,  -- sum of 64-bit hashes of the rows without their ids: tells reordering from change
     note        text,
     hash        bytea NOT NULL      -- SHA-256 over the previous seal's hash and this seal
 );
@@ -1104,6 +1104,8 @@ GRANT SELECT ON @extschema@.counterparts, @extschema@.agreements, @extschema@.pr
   TO olink_admin, olink_auditor;
 GRANT SELECT ON @extschema@.counterparts, @extschema@.credentials TO olink_credential_manager;
 GRANT SELECT ON @extschema@.access_log, @extschema@.connection_log, @extschema@.change_journal TO olink_auditor;
+-- the seals, so that an auditor can compare the chain's head with the heads the worker logged
+GRANT SELECT ON @extschema@.audit_seal TO olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.verify_audit(), @extschema@.flush_audit(interval),
     @extschema@.audit_status() TO olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.audit_status() TO olink_admin;

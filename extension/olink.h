@@ -230,6 +230,7 @@ extern uint64 olink_event_put(OlinkEventBuilder *b);
 extern uint64 olink_event_put_quietly(OlinkEventBuilder *b);
 extern char *olink_redact(const char *sql, int len);
 extern void olink_audit_capture_error(void);
+extern void olink_audit_note_range_table(List *rtable);
 extern int64 olink_current_statement_id(bool new_statement);
 extern const char *olink_audit_relation_name(Oid relid);
 extern const char *olink_audit_column_name(Oid relid, AttrNumber attnum);
