@@ -85,6 +85,18 @@ SELECT outcome || ':' || sqlstate FROM olink.access_log
  WHERE login = 'clerk' AND message = 'counterpart "pension" is suspended'}),
 	'denied:42501', 'and its refused statement');
 
+# a counterpart login to another database, where olink neither enforces nor audits: refused
+$node->safe_psql('postgres', 'CREATE DATABASE elsewhere');
+my $tcp_elsewhere = 'host=127.0.0.1 port=' . $node->port . ' dbname=elsewhere application_name=login-test';
+$node->connect_fails("$tcp_elsewhere user=clerk password=Right-Pass-1",
+	'a counterpart login outside olink.database is refused',
+	expected_stderr => qr/counterpart login "clerk" may connect only to database "postgres"/);
+is($node->safe_psql('elsewhere', 'SELECT 1'), '1', 'an internal login there is not');
+$node->safe_psql('postgres', 'SELECT olink.flush_audit()');
+is( $node->safe_psql('postgres', q{
+SELECT kind || ':' || database FROM olink.connection_log WHERE login = 'clerk' ORDER BY event_id DESC LIMIT 1}),
+	'refused:elsewhere', 'the refusal is in the connection log');
+
 is($node->safe_psql('postgres', 'SELECT count(*) FROM olink.verify_audit()'),
 	'0', 'the audit store verifies clean');
 $node->stop;
