@@ -87,9 +87,9 @@ SELECT j.op, j.login, j.counterpart, j.purpose, j.relation, j.key, j.before->'in
 SELECT op, login, counterpart, key, before, after FROM olink.change_journal ORDER BY journal_id;
 -- no password anywhere in the store
 SELECT count(*) AS leaks FROM olink.access_log
- WHERE statement ~* 'secret|horse' OR message ~* 'secret|horse';
+ WHERE statement ~* 'Sekret-horse|plain-Secret|dollar-Secret' OR message ~* 'Sekret-horse|plain-Secret|dollar-Secret';
 RESET ROLE;
-SELECT count(*) AS leaks FROM olink.audit_text WHERE body ~* 'secret|horse';
+SELECT count(*) AS leaks FROM olink.audit_text WHERE body ~* 'Sekret-horse|plain-Secret|dollar-Secret';
 
 -- counterparts read none of it, nor can they learn of other counterparts through it
 SET SESSION AUTHORIZATION pension_clerk;
