@@ -10,6 +10,12 @@
  * tables have plain column indexes only (no expressions, no predicates),
  * which is what this supports.
  *
+ * Rows always go to new pages at the end of the table (the free space map
+ * is not used): the store is append-only, and so each writer's rows lie
+ * in the order of their ids, which lets verify_audit() hash a seal's rows
+ * in one sequential scan.  Space freed by purge_audit() is given back by
+ * VACUUM FULL, not reused.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -112,7 +118,8 @@ olink_appender_flush(OlinkAppender *a)
 static void
 flush_rows(OlinkAppender *a)
 {
-	heap_multi_insert(a->rel, a->slots, a->nbuffered, GetCurrentCommandId(true), 0, a->bistate);
+	heap_multi_insert(a->rel, a->slots, a->nbuffered, GetCurrentCommandId(true),
+					  HEAP_INSERT_SKIP_FSM, a->bistate);
 	for (int s = 0; s < a->nbuffered; s++)
 	{
 		TupleTableSlot *slot = a->slots[s];
