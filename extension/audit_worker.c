@@ -42,6 +42,7 @@
 #include "storage/latch.h"
 #include "storage/procarray.h"
 #include "common/hashfn.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -274,6 +275,11 @@ hash_bytea(const uint8 *h, int len)
 	return b;
 }
 
+struct SealXacts;
+static void append_seal_x(OlinkAppender *seals, int64 *id, uint8 *hash, char kind, SealAccum *s,
+						  FullTransactionId xid, FullTransactionId horizon, const char *note,
+						  struct SealXacts *x);
+
 /*
  * Append a seal; the chain head moves in id and hash, which the caller makes
  * the worker's state only once the transaction has committed.
@@ -282,11 +288,54 @@ static void
 append_seal(OlinkAppender *seals, int64 *id, uint8 *hash, char kind, SealAccum *s,
 			FullTransactionId xid, FullTransactionId horizon, const char *note)
 {
+	append_seal_x(seals, id, hash, kind, s, xid, horizon, note, NULL);
+}
+
+/* a seal over transactions (kinds j and x): their ids, row counts and, for j, digests */
+typedef struct SealXacts
+{
+	int			n;
+	int			cap;
+	Datum	   *xids;
+	Datum	   *counts;
+	StringInfoData digests;		/* j: 32 bytes a transaction */
+	uint64		content_sum;	/* j: of all of them */
+} SealXacts;
+
+static void
+xacts_add(SealXacts *x, uint64 xid, int64 count, const uint8 *digest)
+{
+	if (x->cap == 0)
+	{
+		x->cap = 64;
+		x->xids = palloc(x->cap * sizeof(Datum));
+		x->counts = palloc(x->cap * sizeof(Datum));
+		initStringInfo(&x->digests);
+	}
+	else if (x->n == x->cap)
+	{
+		x->cap *= 2;
+		x->xids = repalloc(x->xids, x->cap * sizeof(Datum));
+		x->counts = repalloc(x->counts, x->cap * sizeof(Datum));
+	}
+	x->xids[x->n] = Int64GetDatum((int64) xid);
+	x->counts[x->n] = Int64GetDatum(count);
+	if (digest)
+		appendBinaryStringInfo(&x->digests, (const char *) digest, OLINK_HASH_LEN);
+	x->n++;
+}
+
+static void
+append_seal_x(OlinkAppender *seals, int64 *id, uint8 *hash, char kind, SealAccum *s,
+			  FullTransactionId xid, FullTransactionId horizon, const char *note,
+			  SealXacts *x)
+{
 	Datum		values[OLINK_SEAL_NATTS];
 	bool		nulls[OLINK_SEAL_NATTS] = {0};
 	uint8		content[OLINK_HASH_LEN];
 	uint8		link[OLINK_HASH_LEN];
 	uint8		digest[OLINK_HASH_LEN];
+	uint64		content_sum;
 
 	values[0] = Int64GetDatum(*id + 1);
 	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
@@ -298,16 +347,37 @@ append_seal(OlinkAppender *seals, int64 *id, uint8 *hash, char kind, SealAccum *
 	values[5] = Int64GetDatum(s->first_id);
 	values[6] = Int64GetDatum(s->last_id);
 	values[7] = Int64GetDatum(s->count);
-	olink_stream_finish(&s->rs, digest);
+	if (x != NULL && x->digests.len > 0)
+	{
+		/* j: the digest over the transactions' digests */
+		olink_stream_finish(&s->rs, digest);	/* releases the context; no rows went in */
+		olink_sha256(x->digests.data, x->digests.len, digest);
+		content_sum = x->content_sum;
+	}
+	else
+	{
+		olink_stream_finish(&s->rs, digest);
+		content_sum = s->rs.content_sum;
+	}
 	values[8] = PointerGetDatum(hash_bytea(digest, OLINK_HASH_LEN));
-	values[9] = PointerGetDatum(hash_bytea((uint8 *) &s->rs.content_sum, sizeof(uint64)));
-	values[10] = note ? CStringGetTextDatum(note) : (Datum) 0;
-	nulls[10] = note == NULL;
-	nulls[11] = true;
+	values[9] = PointerGetDatum(hash_bytea((uint8 *) &content_sum, sizeof(uint64)));
+	if (x != NULL)
+	{
+		values[10] = PointerGetDatum(construct_array(x->xids, x->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[11] = PointerGetDatum(construct_array(x->counts, x->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[12] = x->digests.len > 0 ?
+			PointerGetDatum(hash_bytea((uint8 *) x->digests.data, x->digests.len)) : (Datum) 0;
+		nulls[12] = x->digests.len == 0;
+	}
+	else
+		nulls[10] = nulls[11] = nulls[12] = true;
+	values[13] = note ? CStringGetTextDatum(note) : (Datum) 0;
+	nulls[13] = note == NULL;
+	nulls[14] = true;
 	olink_seal_content_hash(RelationGetDescr(seals->rel), values, nulls, content);
 	olink_seal_link(hash, content, link);
-	values[11] = PointerGetDatum(hash_bytea(link, OLINK_HASH_LEN));
-	nulls[11] = false;
+	values[14] = PointerGetDatum(hash_bytea(link, OLINK_HASH_LEN));
+	nulls[14] = false;
 	olink_append(seals, values, nulls);
 	*id += 1;
 	memcpy(hash, link, OLINK_HASH_LEN);
@@ -530,7 +600,7 @@ do_purge(Batch *b, OlinkEvent *ev, const char **str)
 							  3, types, args);
 			rows += spi_count("DELETE FROM olink.journal j USING olink.audit_seal s "
 							  "WHERE s.kind = 'j' AND s.seal_id BETWEEN $1 AND $2 "
-							  "AND j.xid = s.xid AND $3 IS NOT NULL",
+							  "AND j.xid = ANY (s.xids) AND $3 IS NOT NULL",
 							  3, types, args);
 		}
 		PG_FINALLY();
@@ -716,14 +786,25 @@ write_batch(StringInfo buf)
 			append_seal(&seals, &seal_id, hash, 'p', &pd->seal,
 						InvalidFullTransactionId, InvalidFullTransactionId, pd->note);
 		}
-		foreach(lc, b.attests)
+		if (b.attests != NIL)
 		{
-			SealAccum  *sa = lfirst(lc);
-			FullTransactionId xid = FullTransactionIdFromU64((uint64) sa->first_id);
+			/* one seal for the batch's attestations: the transactions and their counts */
+			SealXacts	x = {0};
+			SealAccum	none;
+			uint64		maxxid = 0;
 
-			sa->first_id = 0;
-			sa->last_id = -1;
-			append_seal(&seals, &seal_id, hash, 'x', sa, xid, InvalidFullTransactionId, NULL);
+			accum_reset(&none);
+			none.last_id = -1;
+			foreach(lc, b.attests)
+			{
+				SealAccum  *sa = lfirst(lc);
+
+				xacts_add(&x, (uint64) sa->first_id, sa->count, NULL);
+				maxxid = Max(maxxid, (uint64) sa->first_id);
+			}
+			none.count = x.n;
+			append_seal_x(&seals, &seal_id, hash, 'x', &none, FullTransactionIdFromU64(maxxid),
+						  InvalidFullTransactionId, NULL, &x);
 		}
 		if (b.restarted)
 		{
@@ -884,7 +965,8 @@ seal_journal(void)
 	attested = hash_create("olink attested xids", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	arg = Int64GetDatum((int64) U64FromFullTransactionId(state.horizon));
-	if (SPI_execute_with_args("SELECT xid, kind FROM olink.audit_seal WHERE kind IN ('j', 'x') AND xid >= $1",
+	if (SPI_execute_with_args("SELECT x, kind FROM olink.audit_seal, unnest(xids) x "
+							  "WHERE kind IN ('j', 'x') AND xid >= $1 AND x >= $1",
 							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "olink: could not read journal seals");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -900,8 +982,6 @@ seal_journal(void)
 
 	/* in id order within each transaction: the order its seal hashes them in */
 	portal = SPI_cursor_open_with_args(NULL, "SELECT * FROM olink.journal j WHERE xid >= $1 "
-									   "AND NOT EXISTS (SELECT FROM olink.audit_seal s "
-									   "WHERE s.kind = 'j' AND s.xid = j.xid) "
 									   "ORDER BY xid, journal_id",
 									   1, &argtype, &arg, NULL, true, 0);
 	for (;;)
@@ -943,10 +1023,16 @@ seal_journal(void)
 	{
 		OlinkAppender seals;
 
+		SealXacts	x = {0};
+		SealAccum	all;
+		uint64		maxxid = 0;
+
+		accum_reset(&all);
 		olink_appender_open(&seals, olink_audit_table("audit_seal", false));
 		foreach(lc, order)
 		{
 			JournalAccum *ja = lfirst(lc);
+			uint8		xdigest[OLINK_HASH_LEN];
 
 			/*
 			 * A transaction's journal trigger reports its rows before the
@@ -966,9 +1052,20 @@ seal_journal(void)
 					horizon = FullTransactionIdFromU64(ja->xid);
 				continue;
 			}
-			append_seal(&seals, &seal_id, hash, 'j', &ja->seal,
-						FullTransactionIdFromU64(ja->xid), horizon, NULL);
+			/* into the pass's seal: this transaction's rows, count and digest */
+			olink_stream_finish(&ja->seal.rs, xdigest);
+			xacts_add(&x, ja->xid, ja->seal.count, xdigest);
+			x.content_sum += ja->seal.rs.content_sum;
+			if (all.count == 0 || ja->seal.first_id < all.first_id)
+				all.first_id = ja->seal.first_id;
+			if (all.count == 0 || ja->seal.last_id > all.last_id)
+				all.last_id = ja->seal.last_id;
+			all.count += ja->seal.count;
+			maxxid = Max(maxxid, ja->xid);
 		}
+		if (x.n > 0)
+			append_seal_x(&seals, &seal_id, hash, 'j', &all, FullTransactionIdFromU64(maxxid),
+						  horizon, NULL, &x);
 		olink_appender_close(&seals);
 	}
 

@@ -54,6 +54,7 @@
 #include "funcapi.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
@@ -317,6 +318,16 @@ olink_append_only(PG_FUNCTION_ARGS)
  */
 
 
+/* the rows found for a set that was sealed: a seal of a, c or t, or one transaction of a j seal */
+typedef struct RowsCheck
+{
+	int64		expected;		/* rows sealed */
+	OlinkRowStream rs;
+	bool		done;			/* as many rows as sealed were hashed */
+	int64		extra;			/* rows beyond those */
+	uint8		computed[OLINK_HASH_LEN];
+} RowsCheck;
+
 typedef struct SealCheck
 {
 	int64		seal_id;
@@ -330,13 +341,23 @@ typedef struct SealCheck
 	uint64		content_sum;
 	uint8		content_hash[OLINK_HASH_LEN];	/* the seal's own, recomputed */
 	uint8		stored_hash[OLINK_HASH_LEN];
-	bool		skip;			/* journal seal of a transaction the rows' snapshot cannot see */
-	/* the rows found for it */
-	OlinkRowStream rs;
-	bool		done;			/* as many rows as sealed were hashed */
-	int64		extra;			/* rows beyond those */
-	uint8		computed[OLINK_HASH_LEN];
+	bool		skip;			/* a journal seal the rows' snapshot cannot see all of */
+	int			nx;				/* j, x: transactions */
+	int64	   *xids;
+	int64	   *counts;
+	int			first_xc;		/* j: its transactions' checks, from here */
+	int			nxc;			/* j: how many */
+	RowsCheck	rows;			/* a, c, t */
 } SealCheck;
+
+/* one transaction of a journal seal */
+typedef struct XactCheck
+{
+	int			seal;
+	uint64		xid;
+	uint8		digest[OLINK_HASH_LEN];	/* as sealed */
+	RowsCheck	rows;
+} XactCheck;
 
 typedef struct Verify
 {
@@ -344,9 +365,12 @@ typedef struct Verify
 	TupleDesc	desc;
 	SealCheck  *seals;
 	int			nseals;
+	XactCheck  *xacts;
+	int			nxacts;
 	int		   *ranges[3];		/* per kind a, c, t: seal indexes sorted by first_id */
 	int			nranges[3];
-	HTAB	   *journal_seals;	/* xid -> seal index */
+	HTAB	   *journal_xacts;	/* xid -> XactCheck index */
+	HTAB	   *attested;		/* xid -> rows its journal trigger said it wrote */
 	bool		settled;
 	Snapshot	snap;			/* the worker's tables and the seals */
 	Snapshot	rows_snap;		/* the journal */
@@ -355,8 +379,8 @@ typedef struct Verify
 typedef struct XidEntry
 {
 	uint64		xid;			/* hash key */
-	int			index;			/* seal, or -1 */
-	int64		count;			/* unsealed rows */
+	int			index;			/* XactCheck, or -1 */
+	int64		count;			/* rows (unsealed, or attested) */
 	int64		first_id;
 	int64		last_id;
 } XidEntry;
@@ -458,6 +482,26 @@ copy_hash(uint8 *dst, Datum d, bool isnull)
 	}
 }
 
+/* an int8[] of a seal as a C array */
+static int
+int8_array(Datum d, bool isnull, int64 **out)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+
+	*out = NULL;
+	if (isnull)
+		return 0;
+	arr = DatumGetArrayTypeP(d);
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &enulls, &n);
+	*out = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		(*out)[i] = enulls[i] ? 0 : DatumGetInt64(elems[i]);
+	return n;
+}
+
 /* read the seals, check their chain and index them for the row scans */
 static void
 load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const uint8 *head_hash)
@@ -467,9 +511,11 @@ load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const ui
 	TableScanDesc scan;
 	HeapTuple	tup;
 	int			cap = 1024;
+	int			xcap = 1024;
 	Datum		values[OLINK_SEAL_NATTS];
 	bool		nulls[OLINK_SEAL_NATTS];
 	HASHCTL		ctl;
+	List	   *stored_digests = NIL;	/* per seal with transactions: the digests column */
 
 	v->seals = palloc(cap * sizeof(SealCheck));
 	v->nseals = 0;
@@ -500,8 +546,21 @@ load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const ui
 
 			memcpy(&s->content_sum, VARDATA_ANY(cs), Min(VARSIZE_ANY_EXHDR(cs), sizeof(uint64)));
 		}
-		copy_hash(s->stored_hash, values[11], nulls[11]);
+		s->nx = int8_array(values[10], nulls[10], &s->xids);
+		if (int8_array(values[11], nulls[11], &s->counts) != s->nx)
+			s->nx = 0;
+		if (s->kind == 'j' && !nulls[12])
+		{
+			bytea	   *d = DatumGetByteaPCopy(values[12]);
+
+			stored_digests = lappend(stored_digests, d);
+		}
+		else
+			stored_digests = lappend(stored_digests, NULL);
+		copy_hash(s->stored_hash, values[14], nulls[14]);
 		olink_seal_content_hash(desc, values, nulls, s->content_hash);
+		s->rows.expected = s->row_count;
+		s->first_xc = v->nseals - 1;	/* its position in the scan, until sorted */
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -531,9 +590,6 @@ load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const ui
 		if (memcmp(expect, s->stored_hash, OLINK_HASH_LEN) != 0)
 			finding(v, "changed", "seal", s->seal_id, s->seal_id,
 					"the seal's hash does not follow from the seal before it and its own values");
-		if (s->kind == 'j' && XidInMVCCSnapshot(XidFromFullTransactionId(FullTransactionIdFromU64(s->xid)),
-												rows_snap))
-			s->skip = true;
 	}
 
 	/* the head the worker remembers: a chain recomputed after the fact ends elsewhere */
@@ -557,7 +613,7 @@ load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const ui
 					"the chain ends before the last seal the audit worker wrote");
 	}
 
-	/* index: ranges per kind, journal seals by transaction */
+	/* index: ranges per kind; the transactions of journal seals; the attestations */
 	sort_seals = v->seals;
 	for (int k = 0; k < 3; k++)
 	{
@@ -567,28 +623,65 @@ load_seals(Verify *v, Snapshot snap, Snapshot rows_snap, int64 head_id, const ui
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(XidEntry);
 	ctl.hcxt = CurrentMemoryContext;
-	v->journal_seals = hash_create("olink verify journal", 1024, &ctl,
+	v->journal_xacts = hash_create("olink verify journal", 1024, &ctl,
 								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	v->attested = hash_create("olink verify attested", 1024, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	v->xacts = palloc(xcap * sizeof(XactCheck));
+	v->nxacts = 0;
 	for (int i = 0; i < v->nseals; i++)
 	{
 		SealCheck  *s = &v->seals[i];
 		int			k = kind_index(s->kind);
+		bytea	   *dg = list_nth(stored_digests, s->first_xc);
 
 		if (k >= 0)
 			v->ranges[k][v->nranges[k]++] = i;
+		else if (s->kind == 'x')
+		{
+			for (int x = 0; x < s->nx; x++)
+			{
+				uint64		xid = (uint64) s->xids[x];
+				XidEntry   *e = hash_search(v->attested, &xid, HASH_ENTER, NULL);
+
+				e->count = s->counts[x];
+			}
+		}
 		else if (s->kind == 'j')
 		{
-			bool		found;
-			XidEntry   *e = hash_search(v->journal_seals, &s->xid, HASH_ENTER, &found);
-
-			if (found)
-				finding(v, "inserted", "seal", s->seal_id, s->seal_id,
-						psprintf("transaction %llu has two journal seals",
-								 (unsigned long long) s->xid));
-			else
+			s->first_xc = v->nxacts;
+			for (int x = 0; x < s->nx; x++)
 			{
-				e->index = i;
+				uint64		xid = (uint64) s->xids[x];
+				bool		found;
+				XidEntry   *e = hash_search(v->journal_xacts, &xid, HASH_ENTER, &found);
+				XactCheck  *xc;
+
+				if (found)
+				{
+					finding(v, "inserted", "seal", s->seal_id, s->seal_id,
+							psprintf("transaction %llu is in two journal seals",
+									 (unsigned long long) xid));
+					continue;
+				}
+				if (v->nxacts == xcap)
+				{
+					xcap *= 2;
+					v->xacts = repalloc(v->xacts, xcap * sizeof(XactCheck));
+				}
+				xc = &v->xacts[v->nxacts];
+				memset(xc, 0, sizeof(XactCheck));
+				xc->seal = i;
+				xc->xid = xid;
+				xc->rows.expected = s->counts[x];
+				if (dg && VARSIZE_ANY_EXHDR(dg) >= (x + 1) * OLINK_HASH_LEN)
+					memcpy(xc->digest, VARDATA_ANY(dg) + x * OLINK_HASH_LEN, OLINK_HASH_LEN);
+				e->index = v->nxacts++;
 				e->count = 0;
+				s->nxc++;
+				/* a transaction the rows' snapshot does not see as committed: the seal is newer */
+				if (XidInMVCCSnapshot(XidFromFullTransactionId(FullTransactionIdFromU64(xid)), rows_snap))
+					s->skip = true;
 			}
 		}
 	}
@@ -638,22 +731,20 @@ flush_stray(Verify *v, char kind, int64 *first, int64 *last)
 	*last = 0;
 }
 
-/* a row of seal i: into its stream, until as many as were sealed */
+/* a row of a sealed set: into its stream, until as many as were sealed */
 static void
-seal_row(Verify *v, int i, char tag, TupleDesc desc, Datum *values, bool *nulls)
+rows_add(RowsCheck *rc, char tag, TupleDesc desc, Datum *values, bool *nulls)
 {
-	SealCheck  *s = &v->seals[i];
-
-	if (s->done)
+	if (rc->done)
 	{
-		s->extra++;
+		rc->extra++;
 		return;
 	}
-	olink_stream_row(&s->rs, tag, desc, values, nulls);
-	if (s->rs.count == s->row_count && !s->rs.out_of_order)
+	olink_stream_row(&rc->rs, tag, desc, values, nulls);
+	if (rc->rs.count == rc->expected && !rc->rs.out_of_order)
 	{
-		olink_stream_finish(&s->rs, s->computed);
-		s->done = true;
+		olink_stream_finish(&rc->rs, rc->computed);
+		rc->done = true;
 	}
 }
 
@@ -695,7 +786,7 @@ scan_sealed_table(Verify *v, const char *table, char kind, int natts, Snapshot s
 			}
 			continue;
 		}
-		seal_row(v, i, kind, desc, values, nulls);
+		rows_add(&v->seals[i].rows, kind, desc, values, nulls);
 	}
 	flush_stray(v, kind, &stray_first, &stray_last);
 	table_endscan(scan);
@@ -703,7 +794,7 @@ scan_sealed_table(Verify *v, const char *table, char kind, int natts, Snapshot s
 	return n;
 }
 
-/* journal rows: grouped by transaction, each transaction's rows under one seal */
+/* journal rows: each transaction's rows under its entry in a journal seal */
 static int64
 scan_journal(Verify *v, Snapshot snap)
 {
@@ -733,7 +824,7 @@ scan_journal(Verify *v, Snapshot snap)
 		{
 			bool		found;
 
-			e = hash_search(v->journal_seals, &xid, HASH_ENTER, &found);
+			e = hash_search(v->journal_xacts, &xid, HASH_ENTER, &found);
 			if (!found)
 			{
 				e->index = -1;
@@ -750,12 +841,12 @@ scan_journal(Verify *v, Snapshot snap)
 			e->count++;
 			continue;
 		}
-		seal_row(v, e->index, 'j', desc, values, nulls);
+		rows_add(&v->xacts[e->index].rows, 'j', desc, values, nulls);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 
-	hash_seq_init(&hs, v->journal_seals);
+	hash_seq_init(&hs, v->journal_xacts);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
 		if (e->index >= 0 || e->count == 0)
@@ -773,24 +864,24 @@ scan_journal(Verify *v, Snapshot snap)
 }
 
 /*
- * Hash a seal's rows again, reading them in id order: for seals whose rows
- * did not come in id order in the scan (rows updated in place by hand, or
- * moved by a table rewrite), and, with the content sum, for seals whose
- * digest differs (to tell a reordering from a change).
+ * Hash a sealed set's rows again, reading them in id order: for sets whose
+ * rows did not come in id order in the scan (rows updated in place by
+ * hand, or moved by a table rewrite), and, with the content sum, for sets
+ * whose digest differs (to tell a reordering from a change).
  */
 static void
-rehash_seal(Verify *v, SealCheck *s, bool content)
+rehash_rows(Verify *v, char kind, int64 first, int64 last, uint64 xid, RowsCheck *rc, bool content)
 {
 	const char *sql;
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		args[2];
 	Portal		portal;
 
-	if (s->rs.ctx)
-		olink_stream_finish(&s->rs, s->computed);
-	olink_stream_reset(&s->rs);
-	s->rs.with_content_sum = content;
-	switch (s->kind)
+	if (rc->rs.ctx)
+		olink_stream_finish(&rc->rs, rc->computed);
+	olink_stream_reset(&rc->rs);
+	rc->rs.with_content_sum = content;
+	switch (kind)
 	{
 		case 'a':
 			sql = "SELECT * FROM olink.access_event WHERE event_id BETWEEN $1 AND $2 ORDER BY event_id";
@@ -805,9 +896,9 @@ rehash_seal(Verify *v, SealCheck *s, bool content)
 			sql = "SELECT * FROM olink.journal WHERE xid = $1 AND $2 IS NOT NULL ORDER BY journal_id";
 			break;
 	}
-	args[0] = Int64GetDatum(s->kind == 'j' ? (int64) s->xid : s->first_id);
-	args[1] = Int64GetDatum(s->last_id);
-	PushActiveSnapshot(s->kind == 'j' ? v->rows_snap : v->snap);
+	args[0] = Int64GetDatum(kind == 'j' ? (int64) xid : first);
+	args[1] = Int64GetDatum(last);
+	PushActiveSnapshot(kind == 'j' ? v->rows_snap : v->snap);
 	SPI_connect();
 	portal = SPI_cursor_open_with_args(NULL, sql, 2, types, args, NULL, true, 0);
 	for (;;)
@@ -821,17 +912,17 @@ rehash_seal(Verify *v, SealCheck *s, bool content)
 			bool		nulls[OLINK_ACCESS_NATTS + OLINK_JOURNAL_NATTS];
 
 			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
-			olink_stream_row(&s->rs, s->kind, SPI_tuptable->tupdesc, values, nulls);
+			olink_stream_row(&rc->rs, kind, SPI_tuptable->tupdesc, values, nulls);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
 	PopActiveSnapshot();
-	s->extra = 0;
-	s->rs.out_of_order = false;
-	olink_stream_finish(&s->rs, s->computed);
-	s->done = true;
+	rc->extra = 0;
+	rc->rs.out_of_order = false;
+	olink_stream_finish(&rc->rs, rc->computed);
+	rc->done = true;
 }
 
 static void
@@ -841,114 +932,167 @@ rehash_in_order(Verify *v)
 	{
 		SealCheck  *s = &v->seals[i];
 
-		if (!s->rs.out_of_order)
-			continue;
-		elog(DEBUG1, "olink: rows of seal %lld (%c) were not read in id order; hashing them again in order",
-			 (long long) s->seal_id, s->kind);
-		rehash_seal(v, s, false);
+		if (s->rows.rs.out_of_order)
+		{
+			elog(DEBUG1, "olink: rows of seal %lld (%c) were not read in id order; hashing them again in order",
+				 (long long) s->seal_id, s->kind);
+			rehash_rows(v, s->kind, s->first_id, s->last_id, 0, &s->rows, false);
+		}
+	}
+	for (int i = 0; i < v->nxacts; i++)
+	{
+		XactCheck  *xc = &v->xacts[i];
+
+		if (xc->rows.rs.out_of_order)
+			rehash_rows(v, 'j', 0, 0, xc->xid, &xc->rows, false);
 	}
 }
 
+/* rows found for a set, its hashing finished */
+static int64
+rows_found(RowsCheck *rc)
+{
+	if (!rc->done)
+	{
+		olink_stream_finish(&rc->rs, rc->computed);
+		rc->done = true;
+	}
+	return rc->rs.count + rc->extra;
+}
+
 /*
- * Could the attestation of journal seal i have been lost?  Only if shared
- * memory was initialised (a restart seal) before the seal was made and
- * after the transaction began.
+ * Could the attestation of a transaction sealed in seal i have been lost?
+ * Only if shared memory was initialised (a restart seal) before the seal
+ * was made and after the transaction began.
  */
 static bool
-lost_attestation(Verify *v, int i)
+lost_attestation(Verify *v, int i, uint64 xid)
 {
 	for (int r = i - 1; r >= 0; r--)
 	{
-		if (v->seals[r].kind == 'r' && v->seals[i].xid < v->seals[r].horizon)
+		if (v->seals[r].kind == 'r' && xid < v->seals[r].horizon)
 			return true;
 	}
 	return false;
+}
+
+/* the transactions of journal seal i, against the seal and their attestations */
+static void
+compare_journal_seal(Verify *v, int i)
+{
+	SealCheck  *s = &v->seals[i];
+	StringInfoData digests;
+	uint8		combined[OLINK_HASH_LEN];
+	bool		counts_ok = true;
+
+	initStringInfo(&digests);
+	for (int x = 0; x < s->nxc; x++)
+	{
+		XactCheck  *xc = &v->xacts[s->first_xc + x];
+		int64		found;
+		XidEntry   *e;
+
+		found = rows_found(&xc->rows);
+		appendBinaryStringInfo(&digests, (char *) xc->rows.computed, OLINK_HASH_LEN);
+		if (found != xc->rows.expected)
+		{
+			counts_ok = false;
+			finding(v, found < xc->rows.expected ? "deleted" : "inserted", "change_journal",
+					s->first_id, s->last_id,
+					psprintf("seal %lld covers %lld journal rows of transaction %llu; there are %lld",
+							 (long long) s->seal_id, (long long) xc->rows.expected,
+							 (unsigned long long) xc->xid, (long long) found));
+		}
+		else if (memcmp(xc->rows.computed, xc->digest, OLINK_HASH_LEN) != 0)
+		{
+			counts_ok = false;
+			rehash_rows(v, 'j', 0, 0, xc->xid, &xc->rows, true);
+			finding(v, "changed", "change_journal", s->first_id, s->last_id,
+					psprintf("a journal row of transaction %llu (seal %lld) is not as it was written",
+							 (unsigned long long) xc->xid, (long long) s->seal_id));
+		}
+
+		/* what the transaction's journal trigger said it wrote */
+		e = hash_search(v->attested, &xc->xid, HASH_FIND, NULL);
+		if (e != NULL && e->count != xc->rows.expected)
+			finding(v, e->count < xc->rows.expected ? "inserted" : "deleted", "change_journal",
+					s->first_id, s->last_id,
+					psprintf("the journal trigger wrote %lld rows in transaction %llu; %lld were sealed",
+							 (long long) e->count, (unsigned long long) xc->xid,
+							 (long long) xc->rows.expected));
+		else if (e == NULL && !lost_attestation(v, i, xc->xid))
+			finding(v, "inserted", "change_journal", s->first_id, s->last_id,
+					psprintf("journal rows of transaction %llu were not written by olink's journal trigger: it never said it wrote any",
+							 (unsigned long long) xc->xid));
+	}
+	/* the seal's own digest over its transactions' digests, as stored */
+	if (counts_ok)
+	{
+		olink_sha256(digests.data, digests.len, combined);
+		if (memcmp(combined, s->digest, OLINK_HASH_LEN) != 0)
+			finding(v, "changed", "seal", s->seal_id, s->seal_id,
+					"the journal seal's digest does not match its transactions' digests");
+	}
 }
 
 static void
 compare_seals(Verify *v)
 {
 	int64		purged_upto = 0;
-	int64		found;
-	HTAB	   *attested;
-	HASHCTL		ctl;
 
 	/* seals whose rows purge_audit() removed, as its purge seals record */
 	for (int i = 0; i < v->nseals; i++)
 		if (v->seals[i].kind == 'p' && v->seals[i].last_id > purged_upto)
 			purged_upto = v->seals[i].last_id;
 
-	/* what each transaction's journal trigger said it wrote, and the restarts that lost such words */
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(XidEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	attested = hash_create("olink verify attested", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	for (int i = 0; i < v->nseals; i++)
-	{
-		if (v->seals[i].kind == 'x')
-		{
-			XidEntry   *e = hash_search(attested, &v->seals[i].xid, HASH_ENTER, NULL);
-
-			e->count = v->seals[i].row_count;
-		}
-	}
-
 	for (int i = 0; i < v->nseals; i++)
 	{
 		SealCheck  *s = &v->seals[i];
 		const char *log = log_name(s->kind);
-		int64		first = s->first_id;
-		int64		last = s->last_id;
+		int64		found;
 
 		if (s->kind == 'p' || s->kind == 'x' || s->kind == 'r' || s->skip)
 			continue;
-		if (s->kind != 't' && s->seal_id <= purged_upto)
+		if (s->seal_id <= purged_upto && s->kind != 't')
 		{
-			if (s->rs.count + s->extra > 0)
-				finding(v, "inserted", log, first, last,
+			found = 0;
+			if (s->kind == 'j')
+			{
+				for (int x = 0; x < s->nxc; x++)
+					found += rows_found(&v->xacts[s->first_xc + x].rows);
+			}
+			else
+				found = rows_found(&s->rows);
+			if (found > 0)
+				finding(v, "inserted", log, s->first_id, s->last_id,
 						psprintf("seal %lld was purged, yet %lld of its rows are there",
-								 (long long) s->seal_id, (long long) (s->rs.count + s->extra)));
-			if (s->rs.ctx)
-				olink_stream_finish(&s->rs, s->computed);
+								 (long long) s->seal_id, (long long) found));
 			continue;
 		}
 		if (s->kind == 'j')
 		{
-			XidEntry   *e = hash_search(attested, &s->xid, HASH_FIND, NULL);
+			compare_journal_seal(v, i);
+			continue;
+		}
 
-			if (e != NULL && e->count != s->row_count)
-				finding(v, e->count < s->row_count ? "inserted" : "deleted", log, first, last,
-						psprintf("the journal trigger wrote %lld rows in transaction %llu; %lld were sealed",
-								 (long long) e->count, (unsigned long long) s->xid,
-								 (long long) s->row_count));
-			else if (e == NULL && !lost_attestation(v, i))
-				finding(v, "inserted", log, first, last,
-						psprintf("journal rows of transaction %llu were not written by olink's journal trigger: it never said it wrote any",
-								 (unsigned long long) s->xid));
-		}
-		found = s->rs.count + s->extra;
-		if (!s->done)
-		{
-			olink_stream_finish(&s->rs, s->computed);
-			s->done = true;
-		}
+		found = rows_found(&s->rows);
 		if (found < s->row_count)
-			finding(v, "deleted", log, first, last,
+			finding(v, "deleted", log, s->first_id, s->last_id,
 					psprintf("seal %lld covers %lld rows; %lld are left",
 							 (long long) s->seal_id, (long long) s->row_count, (long long) found));
 		else if (found > s->row_count)
-			finding(v, "inserted", log, first, last,
+			finding(v, "inserted", log, s->first_id, s->last_id,
 					psprintf("seal %lld covers %lld rows; there are %lld",
 							 (long long) s->seal_id, (long long) s->row_count, (long long) found));
-		else if (memcmp(s->computed, s->digest, OLINK_HASH_LEN) != 0)
+		else if (memcmp(s->rows.computed, s->digest, OLINK_HASH_LEN) != 0)
 		{
-			rehash_seal(v, s, true);
-			if (s->rs.content_sum == s->content_sum)
-				finding(v, "reordered", log, first, last,
+			rehash_rows(v, s->kind, s->first_id, s->last_id, 0, &s->rows, true);
+			if (s->rows.rs.content_sum == s->content_sum)
+				finding(v, "reordered", log, s->first_id, s->last_id,
 						psprintf("the rows of seal %lld are all there, unchanged, under other ids",
 								 (long long) s->seal_id));
 			else
-				finding(v, "changed", log, first, last,
+				finding(v, "changed", log, s->first_id, s->last_id,
 						psprintf("a row of seal %lld is not as it was written",
 								 (long long) s->seal_id));
 		}

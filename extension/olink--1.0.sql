@@ -983,19 +983,25 @@ CREATE INDEX journal_brin ON @extschema@.journal USING brin (xid, statement_id, 
 CREATE TABLE @extschema@.audit_seal (
     seal_id     bigint NOT NULL PRIMARY KEY,
     at          timestamptz NOT NULL,
-    kind        "char" NOT NULL,    -- a access, c connection, t text, j journal, p purge
-    xid         bigint,             -- j: the transaction whose journal rows are sealed (full id)
-    horizon     bigint,             -- j: every journal transaction below it had been sealed
+    kind        "char" NOT NULL,    -- a access, c connection, t text, j journal, x attestations,
+                                    -- p purge, r restart
+    xid         bigint,             -- j, x: the highest transaction id in xids
+    horizon     bigint,             -- j: every journal transaction below it had been sealed;
+                                    -- r: the next transaction id at the restart
     first_id    bigint,
     last_id     bigint,
     row_count   bigint NOT NULL,
-    digest      bytea NOT NULL,     -- SHA-256 over the sealed rows' canonical forms, in id order
-    content_digest bytea NOT NULL,  -- sum of 64-bit hashes of the rows without their ids: tells reordering from change
+    digest      bytea NOT NULL,     -- a, c, t: SHA-256 over the rows' canonical forms in id order;
+                                    -- j: SHA-256 over digests
+    content_digest bytea NOT NULL,  -- sum of 64-bit hashes of the rows without their ids: tells
+                                    -- reordering from change
+    xids        bigint[],           -- j: the transactions sealed (full ids); x: those attested
+    counts      bigint[],           -- j: rows sealed of each; x: rows each said it wrote
+    digests     bytea,              -- j: each transaction's SHA-256, as digest above, one after another
     note        text,
     hash        bytea NOT NULL      -- SHA-256 over the previous seal's hash and this seal
 );
-CREATE INDEX audit_seal_journal ON @extschema@.audit_seal (xid) WHERE kind = 'j';
-CREATE INDEX audit_seal_kind ON @extschema@.audit_seal (kind, seal_id);
+CREATE INDEX audit_seal_xid ON @extschema@.audit_seal (xid) WHERE xid IS NOT NULL;
 
 CREATE FUNCTION @extschema@._append_only()
 RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'olink_append_only';

@@ -253,8 +253,8 @@ extern PGDLLEXPORT void olink_audit_worker_main(Datum arg);
 #define OLINK_CONNECTION_NATTS	14
 #define OLINK_TEXT_NATTS		2
 #define OLINK_JOURNAL_NATTS		13
-#define OLINK_SEAL_NATTS		12
-#define OLINK_SEAL_HASH			12
+#define OLINK_SEAL_NATTS		15
+#define OLINK_SEAL_HASH			15
 
 /* chain.c: canonical rows, their hashes and the seal chain */
 #define OLINK_HASH_LEN	32

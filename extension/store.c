@@ -68,7 +68,10 @@ olink_appender_open(OlinkAppender *a, Oid relid)
 	a->bistate = GetBulkInsertState();
 }
 
-/* the predicate of a partial index: only "kind = 'j'" on audit_seal is used */
+/*
+ * The predicate of a partial index, for the two forms olink's tables use:
+ * "column IS NOT NULL" and "char_column = 'c'".
+ */
 static bool
 index_applies(IndexInfo *ii, TupleTableSlot *slot)
 {
@@ -80,6 +83,15 @@ index_applies(IndexInfo *ii, TupleTableSlot *slot)
 
 	if (ii->ii_Predicate == NIL)
 		return true;
+	if (list_length(ii->ii_Predicate) == 1 && IsA(linitial(ii->ii_Predicate), NullTest))
+	{
+		NullTest   *nt = linitial(ii->ii_Predicate);
+
+		if (!IsA(nt->arg, Var))
+			elog(ERROR, "olink: unsupported partial index on an audit table");
+		(void) slot_getattr(slot, ((Var *) nt->arg)->varattno, &isnull);
+		return nt->nulltesttype == IS_NOT_NULL ? !isnull : isnull;
+	}
 	if (list_length(ii->ii_Predicate) != 1 || !IsA(linitial(ii->ii_Predicate), OpExpr))
 		elog(ERROR, "olink: unsupported partial index on an audit table");
 	op = linitial(ii->ii_Predicate);
