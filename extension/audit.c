@@ -98,7 +98,19 @@ typedef struct PendingEvent
 
 static PendingEvent pending;
 static MemoryContext audit_cxt = NULL;
+/*
+ * How deep in a statement we are: the hooks of this file count planning,
+ * ExecutorStart/End and utility statements; enforce.c's count ExecutorRun
+ * and ExecutorFinish (where functions and triggers run their queries).
+ * A statement is top-level when both are 0.
+ */
 static int	audit_depth = 0;
+
+static inline bool
+at_top_level(void)
+{
+	return audit_depth == 0 && olink_exec_depth == 0;
+}
 
 /* the session */
 static bool session_known = false;	/* authenticated, session id assigned */
@@ -136,8 +148,6 @@ static bool in_emit_log = false;
 
 static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
-static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;
@@ -1143,7 +1153,7 @@ static void
 audit_xact_callback(XactEvent event, void *arg)
 {
 	/* at depth 0: not the event of a ROLLBACK statement under way */
-	if (event == XACT_EVENT_ABORT && pending.active && audit_depth == 0)
+	if (event == XACT_EVENT_ABORT && pending.active && at_top_level())
 	{
 		if (pending.outcome == OLINK_OUTCOME_ALLOWED)
 			pending.outcome = OLINK_OUTCOME_FAILED;
@@ -1162,7 +1172,7 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	PlannedStmt *result;
 
-	if (audit_depth == 0)
+	if (at_top_level())
 	{
 		statement_round++;
 		if (statement_audited())
@@ -1189,7 +1199,7 @@ audit_planner(Query *parse, const char *query_string, int cursorOptions,
 static void
 audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (audit_depth == 0)
+	if (at_top_level())
 	{
 		if (pending.active && pending.from_planner && pending.query == NULL)
 		{
@@ -1229,46 +1239,9 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 static void
-audit_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-				  bool execute_once)
-{
-	audit_depth++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-	}
-	PG_FINALLY();
-	{
-		audit_depth--;
-	}
-	PG_END_TRY();
-}
-
-static void
-audit_ExecutorFinish(QueryDesc *queryDesc)
-{
-	audit_depth++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		audit_depth--;
-	}
-	PG_END_TRY();
-}
-
-static void
 audit_ExecutorEnd(QueryDesc *queryDesc)
 {
-	bool		closes = audit_depth == 0 && pending.active && pending.query == queryDesc;
+	bool		closes = at_top_level() && pending.active && pending.query == queryDesc;
 
 	if (closes && queryDesc->estate)
 		pending.rows = queryDesc->estate->es_processed;
@@ -1296,7 +1269,7 @@ audit_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 					 ProcessUtilityContext context, ParamListInfo params,
 					 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
-	bool		top = audit_depth == 0;
+	bool		top = at_top_level();
 	bool		opened = false;
 
 	if (top)
@@ -1447,10 +1420,6 @@ olink_audit_init(void)
 	planner_hook = audit_planner;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = audit_ExecutorStart;
-	prev_ExecutorRun = ExecutorRun_hook;
-	ExecutorRun_hook = audit_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = audit_ExecutorFinish;
 	prev_ExecutorEnd = ExecutorEnd_hook;
 	ExecutorEnd_hook = audit_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;

@@ -86,7 +86,7 @@ static TimestampTz checked_at = 0;
 static uint64 checked_generation = 0;
 
 /* how deep this backend is inside ExecutorRun/ExecutorFinish */
-static int	exec_depth = 0;
+int			olink_exec_depth = 0;	/* inside ExecutorRun/Finish; audit.c reads it too */
 
 /* the range table olink_ExecutorStart has just checked, before the native check */
 static List *prechecked_rtable = NIL;
@@ -404,7 +404,7 @@ olink_check_range_table(List *rangeTable, bool ereport_on_violation)
 	if (s == NULL)
 		return true;
 
-	if (exec_depth == 0)
+	if (olink_exec_depth == 0)
 		olink_begin_statement();
 	if (!olink_check_identity(s, ereport_on_violation))
 		return false;
@@ -522,7 +522,7 @@ olink_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	 * at FETCH, not inside every check: a check of a cursor's own range
 	 * table must not close the cursor it is reading.
 	 */
-	if (exec_depth == 0)
+	if (olink_exec_depth == 0)
 		sweep_held_cursors();
 	if (olink_check_range_table(queryDesc->plannedstmt->rtable, true))
 		prechecked_rtable = queryDesc->plannedstmt->rtable;
@@ -566,7 +566,7 @@ olink_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		}
 	}
 
-	exec_depth++;
+	olink_exec_depth++;
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
@@ -576,7 +576,7 @@ olink_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	PG_FINALLY();
 	{
-		exec_depth--;
+		olink_exec_depth--;
 	}
 	PG_END_TRY();
 }
@@ -585,7 +585,7 @@ olink_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 static void
 olink_ExecutorFinish(QueryDesc *queryDesc)
 {
-	exec_depth++;
+	olink_exec_depth++;
 	PG_TRY();
 	{
 		if (prev_ExecutorFinish)
@@ -595,7 +595,7 @@ olink_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_FINALLY();
 	{
-		exec_depth--;
+		olink_exec_depth--;
 	}
 	PG_END_TRY();
 }

@@ -295,6 +295,7 @@ extern void olink_begin_statement(void);
 extern const char *olink_statement_purpose(void);
 
 /* enforce.c */
+extern int	olink_exec_depth;
 extern void olink_enforce_init(void);
 extern bool olink_check_range_table(List *rangeTable, bool ereport_on_violation);
 extern bool olink_check_identity(OlinkSession *s, bool ereport_on_violation);
