@@ -97,6 +97,22 @@ is( $node->safe_psql('postgres', q{
 SELECT kind || ':' || database FROM olink.connection_log WHERE login = 'clerk' ORDER BY event_id DESC LIMIT 1}),
 	'refused:elsewhere', 'the refusal is in the connection log');
 
+# internal logins are recorded only with olink.audit_connections = all
+$node->safe_psql('postgres', q{CREATE ROLE clerk_internal LOGIN});
+$node->safe_psql('postgres', 'SELECT 1', extra_params => [ '-U', 'clerk_internal' ]);
+$node->safe_psql('postgres', 'SELECT olink.flush_audit()');
+is( $node->safe_psql('postgres', q{SELECT count(*) FROM olink.connection_log WHERE login = 'clerk_internal'}),
+	'0', 'an internal login is not recorded by default');
+$node->safe_psql('postgres', q{ALTER SYSTEM SET olink.audit_connections = 'all'});
+$node->reload;
+$node->poll_query_until('postgres', q{SELECT current_setting('olink.audit_connections') = 'all'})
+  or die 'olink.audit_connections did not change';
+$node->safe_psql('postgres', 'SELECT 1', extra_params => [ '-U', 'clerk_internal' ]);
+$node->safe_psql('postgres', 'SELECT olink.flush_audit()');
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(kind, ',' ORDER BY event_id) FROM olink.connection_log WHERE login = 'clerk_internal'}),
+	'login,logout', 'with olink.audit_connections = all it is');
+
 is($node->safe_psql('postgres', 'SELECT count(*) FROM olink.verify_audit()'),
 	'0', 'the audit store verifies clean');
 $node->stop;
