@@ -977,7 +977,8 @@ CREATE TABLE @extschema@.journal (
     before      jsonb,
     after       jsonb
 );
-CREATE INDEX journal_brin ON @extschema@.journal USING brin (xid, statement_id, at);
+-- summarised as pages fill, so the worker's seal pass reads only the journal's new pages
+CREATE INDEX journal_brin ON @extschema@.journal USING brin (xid, statement_id, at) WITH (autosummarize = on);
 
 -- the chain: one seal per batch of rows, each seal hashed over the one before it
 CREATE TABLE @extschema@.audit_seal (
@@ -1002,6 +1003,9 @@ CREATE TABLE @extschema@.audit_seal (
     hash        bytea NOT NULL      -- SHA-256 over the previous seal's hash and this seal
 );
 CREATE INDEX audit_seal_xid ON @extschema@.audit_seal (xid) WHERE xid IS NOT NULL;
+-- the worker writes these once a second; compressing them cost more than it saved
+ALTER TABLE @extschema@.audit_seal ALTER COLUMN xids SET STORAGE EXTERNAL,
+    ALTER COLUMN counts SET STORAGE EXTERNAL, ALTER COLUMN digests SET STORAGE EXTERNAL;
 
 CREATE FUNCTION @extschema@._append_only()
 RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'olink_append_only';
