@@ -96,6 +96,10 @@ typedef struct PendingEvent
 	uint64		rows;
 } PendingEvent;
 
+static const char *olink_audit_relation_name(Oid relid);
+static const char *olink_audit_column_name(Oid relid, AttrNumber attnum);
+static void olink_append_array_element(StringInfo buf, const char *s);
+
 static PendingEvent pending;
 static MemoryContext audit_cxt = NULL;
 /*
@@ -1095,13 +1099,13 @@ name_entry(Oid relid)
 	return e;
 }
 
-const char *
+static const char *
 olink_audit_relation_name(Oid relid)
 {
 	return name_entry(relid)->name;
 }
 
-const char *
+static const char *
 olink_audit_column_name(Oid relid, AttrNumber attnum)
 {
 	NameEntry  *e = name_entry(relid);
@@ -1131,7 +1135,7 @@ olink_audit_column_name(Oid relid, AttrNumber attnum)
 }
 
 /* one element of a text[] literal, always quoted */
-void
+static void
 olink_append_array_element(StringInfo buf, const char *s)
 {
 	appendStringInfoChar(buf, '"');

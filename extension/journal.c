@@ -79,7 +79,8 @@ typedef struct JournaledRel
 	AttrNumber *key;			/* primary key (or replica identity) columns */
 } JournaledRel;
 
-static void release_xact_callback(XactEvent event, void *arg);
+/* relations whose journal triggers olink itself is removing in this transaction */
+static List *released = NIL;
 
 static HTAB *journaled = NULL;
 static MemoryContext journal_cxt = NULL;	/* the cache of JournaledRel */
@@ -425,20 +426,16 @@ journal_xact_callback(XactEvent event, void *arg)
 			appender_open = false;
 			rows_this_xact = 0;
 			sub_counts = NULL;
+			released = NIL;
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			rows_this_xact = 0;
 			sub_counts = NULL;
+			released = NIL;
 			break;
 	}
-}
-
-uint64
-olink_journal_rows_this_xact(void)
-{
-	return rows_this_xact;
 }
 
 PG_FUNCTION_INFO_V1(olink_journal);
@@ -557,7 +554,6 @@ olink_journal_init(void)
 	CacheRegisterRelcacheCallback(journal_rel_invalidate, (Datum) 0);
 	RegisterXactCallback(journal_xact_callback, NULL);
 	RegisterSubXactCallback(journal_subxact_callback, NULL);
-	RegisterXactCallback(release_xact_callback, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -565,8 +561,6 @@ olink_journal_init(void)
  * ---------------------------------------------------------------------
  */
 
-/* relations whose journal triggers olink itself is removing in this transaction */
-static List *released = NIL;
 
 PG_FUNCTION_INFO_V1(olink_release_journal);
 
@@ -583,15 +577,6 @@ olink_release_journal(PG_FUNCTION_ARGS)
 	released = lappend_oid(released, PG_GETARG_OID(0));
 	MemoryContextSwitchTo(old);
 	PG_RETURN_VOID();
-}
-
-static void
-release_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT)
-		released = NIL;
 }
 
 /* is trigger name on relid one of the journal's? */

@@ -232,13 +232,9 @@ extern char *olink_redact(const char *sql, int len);
 extern void olink_audit_capture_error(void);
 extern void olink_audit_note_range_table(List *rtable);
 extern int64 olink_current_statement_id(bool new_statement);
-extern const char *olink_audit_relation_name(Oid relid);
-extern const char *olink_audit_column_name(Oid relid, AttrNumber attnum);
-extern void olink_append_array_element(StringInfo buf, const char *s);
 
 /* journal.c */
 extern void olink_journal_init(void);
-extern uint64 olink_journal_rows_this_xact(void);
 extern void olink_journal_guard_utility(Node *parsetree);
 
 /* audit_worker.c */
