@@ -7,6 +7,7 @@ SRCS         = $(wildcard extension/*.c)
 OBJS         = $(SRCS:.c=.o)
 DATA         = $(wildcard extension/olink--*.sql)
 PG_CPPFLAGS  = -I$(srcdir)/extension
+SHLIB_LINK   = -lcrypto
 PG_CFLAGS    = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
 REGRESS      = registry enforce bypass redteam internal audit

@@ -82,8 +82,10 @@ BEGIN
     END IF;
 END
 $roles$;
-SELECT olink.add_credential(counterpart => 'prefecture_tax', login => 'tax_clerk1');
-SELECT olink.add_credential(counterpart => 'welfare_contractor', login => 'welfare_op1');
+SELECT olink._adopt_credential(counterpart => 'prefecture_tax', login => 'tax_clerk1');
+SELECT olink.add_terminal(counterpart => 'prefecture_tax', name => 'prefecture_tax-local', manager => 'operations desk', addresses => '{}', local_connections => true);
+SELECT olink._adopt_credential(counterpart => 'welfare_contractor', login => 'welfare_op1');
+SELECT olink.add_terminal(counterpart => 'welfare_contractor', name => 'welfare_contractor-local', manager => 'operations desk', addresses => '{}', local_connections => true);
 
 -- Clause 6(2)(2)(a): access qualifications.
 -- The tax office: who the residents are (no phone, no kana, no household), and the assessments of

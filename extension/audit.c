@@ -121,6 +121,7 @@ static bool session_known = false;	/* authenticated, session id assigned */
 static int64 session_id = 0;
 static bool session_audited = false;	/* last known: a counterpart (or audit_internal) */
 static bool login_written = false;
+static char session_terminal[NAMEDATALEN];	/* the terminal a counterpart came from */
 static bool logout_registered = false;
 static int64 session_statements = 0;
 static bool auth_failing = false;
@@ -491,7 +492,9 @@ redact(const char *sql, int len)
 			if (word_is(tok, p - tok, "password"))
 				after_password = true;
 			else if (word_is(tok, p - tok, "issue_credential") ||
-					 word_is(tok, p - tok, "set_password"))
+					 word_is(tok, p - tok, "change_password") ||
+					 word_is(tok, p - tok, "set_password") ||
+					 word_is(tok, p - tok, "_set_password"))
 				in_password_call = true;
 			else if (!word_is(tok, p - tok, "encrypted"))
 				after_password = false;
@@ -546,6 +549,8 @@ connection_event(OlinkEventBuilder *b, OlinkEventKind kind, char *addrbuf, size_
 		b->str[OLINK_EVC_DATABASE] = port->database_name;
 		b->str[OLINK_EVC_CLIENT_ADDR] = (char *) client_address(port, addrbuf, addrlen);
 		b->str[OLINK_EVC_APPLICATION] = port->application_name;
+		if (session_terminal[0] != '\0')
+			b->str[OLINK_EVC_TERMINAL] = session_terminal;
 		b->ev.login_oid = session_login_oid;
 #ifdef USE_SSL
 		b->ev.ssl = port->ssl_in_use;
@@ -602,6 +607,13 @@ audit_client_auth(Port *port, int status)
 	if (!olink_queue_ready())
 		return;
 
+	if (status == STATUS_ERROR)
+	{
+		/* a failed login of a credential counts towards its lockout */
+		olink_auth_check(port, status, get_role_oid(port->user_name, true),
+						 session_terminal, sizeof(session_terminal));
+	}
+
 	session_id = olink_next_id();
 	if (status == STATUS_OK)
 	{
@@ -624,6 +636,9 @@ audit_client_auth(Port *port, int status)
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("counterpart login \"%s\" may connect only to database \"%s\"",
 							port->user_name, olink_database)));
+		/* terminal, certificate, lockout, standing: refused here with a FATAL */
+		if (session_audited)
+			olink_auth_check(port, status, roleid, session_terminal, sizeof(session_terminal));
 		if (session_audited || olink_audit_connections == OLINK_AUDIT_CONNECTIONS_ALL)
 		{
 			OlinkEventBuilder b;
@@ -1324,6 +1339,8 @@ audit_emit_log(ErrorData *edata)
 	{
 		in_emit_log = true;
 
+		olink_annotate_cut_off(edata);
+
 		if (edata->message && may_hold_password(edata->message))
 			edata->message = olink_redact(edata->message, strlen(edata->message));
 		if (may_hold_password(debug_query_string))
@@ -1370,6 +1387,10 @@ audit_emit_log(ErrorData *edata)
 				if (session_id == 0)
 					b.ev.session_id = session_id = olink_next_id();
 				b.str[OLINK_EVC_REASON] = edata->message;
+				if (olink_auth_refusal != NULL && auth_failing)
+					b.str[OLINK_EVC_REASON] = psprintf("%s: %s", edata->message, olink_auth_refusal);
+				else if (olink_auth_refusal != NULL)
+					b.str[OLINK_EVC_REASON] = olink_auth_refusal;
 				(void) olink_event_put_quietly(&b);
 				auth_failing = false;
 				/* refused after authentication: no logout follows */

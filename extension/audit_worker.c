@@ -522,8 +522,31 @@ write_connection(Batch *b, OlinkEvent *ev, const char **str)
 	nulls[12] = ev->kind != OLINK_EV_LOGOUT;
 	values[13] = Int64GetDatum(ev->statements);
 	nulls[13] = ev->kind != OLINK_EV_LOGOUT;
+	values[14] = inline_text(str[OLINK_EVC_TERMINAL], ev->strlen[OLINK_EVC_TERMINAL], &nulls[14]);
 	olink_append(&b->connection, values, nulls);
 	accum_row(&b->connection_seal, 'c', RelationGetDescr(b->connection.rel), values, nulls);
+}
+
+/*
+ * The copy of the registry that logins are checked against: loaded here at
+ * start, and again whenever none is in place (the extension created after
+ * the server started), at most once a second.
+ */
+static void
+refresh_credentials(void)
+{
+	static TimestampTz last_try = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (olink_auth_loaded() || !TimestampDifferenceExceeds(last_try, now, 1000))
+		return;
+	last_try = now;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	olink_auth_load();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /* the strings of an event, NULL-terminated copies */
@@ -1121,6 +1144,7 @@ olink_audit_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		refresh_credentials();
 		busy = write_batch(&buf);
 
 		requested = olink_seal_requested();

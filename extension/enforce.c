@@ -156,8 +156,13 @@ olink_counterpart_session(void)
 static bool
 check_standing(OlinkSession *s, bool ereport_on_violation)
 {
+	const char *cut_off = olink_session_cut_off();
+
+	if (cut_off != NULL)
+		DENY(errmsg("this session of \"%s\" has been cut off", s->login),
+			 errdetail("olink ended it because %s.", cut_off));
 	if (!s->credential_active)
-		DENY(errmsg("credential \"%s\" is revoked", s->login),
+		DENY(errmsg("credential \"%s\" is no longer active", s->login),
 			 errdetail("Counterpart \"%s\" no longer accepts statements from this credential.",
 					   s->counterpart));
 	if (!s->counterpart_active)
@@ -912,7 +917,11 @@ olink_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		if (s != NULL)
 			check_utility(s, parsetree);
 		else if (drops_olink(parsetree))
+		{
 			release_protected_tables();
+			/* counterpart logins are refused, and live ones cut off, once olink is gone */
+			olink_credentials_changed();
+		}
 		else
 			olink_journal_guard_utility(parsetree);
 	}

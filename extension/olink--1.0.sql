@@ -56,6 +56,7 @@ CREATE TABLE @extschema@.counterpart (
     role_created    boolean NOT NULL,
     status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
     status_reason   text,
+    credential_manager name,        -- 第6(2)(2)イ(ア): approves the counterpart's credentials
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name NOT NULL DEFAULT session_user,
     CHECK (pg_catalog.length(pg_catalog.btrim(name)) > 0),
@@ -92,15 +93,96 @@ CREATE TABLE @extschema@.protected_relation (
     protected_by    name NOT NULL DEFAULT session_user
 );
 
--- a login role bound to a counterpart (the full request/approve/issue workflow is a later version)
+-- 第6(2)(2)イ(イ): a request for a login, approved by someone other than its requester, then issued
+CREATE TABLE @extschema@.credential_request (
+    request_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
+    login           name NOT NULL,
+    holder          text NOT NULL,          -- the person who will hold the login
+    requested_by    text NOT NULL,          -- the person asking for it
+    filed_by        name NOT NULL DEFAULT session_user,
+    filed_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    status          text NOT NULL DEFAULT 'requested'
+                    CHECK (status IN ('requested', 'approved', 'issued', 'rejected', 'withdrawn')),
+    approved_by     name,
+    approved_at     timestamptz,
+    issued_by       name,
+    issued_at       timestamptz,
+    closed_reason   text,                   -- why it was rejected or withdrawn
+    CHECK (pg_catalog.length(pg_catalog.btrim(holder)) > 0),
+    CHECK (pg_catalog.length(pg_catalog.btrim(requested_by)) > 0),
+    CHECK ((status IN ('requested', 'rejected', 'withdrawn')) OR approved_by IS NOT NULL),
+    CHECK (status <> 'issued' OR issued_by IS NOT NULL)
+);
+-- one open request per login
+CREATE UNIQUE INDEX credential_request_open ON @extschema@.credential_request (login)
+    WHERE status IN ('requested', 'approved');
+
+-- a login role bound to a counterpart; made by issue_credential() at the end of the workflow
 CREATE TABLE @extschema@.credential (
     credential_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
     login           regrole NOT NULL UNIQUE,
-    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+    status          text NOT NULL DEFAULT 'active'
+                    CHECK (status IN ('active', 'revoked', 'password_invalidated')),
     status_reason   text,
+    holder          text,
+    request_id      bigint REFERENCES @extschema@.credential_request,
+    password_set_at timestamptz,
+    password_expires_at timestamptz,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name NOT NULL DEFAULT session_user
+);
+
+-- every step taken on a credential or a request: who, when, why; append-only
+CREATE TABLE @extschema@.credential_event (
+    event_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
+    login           name NOT NULL,
+    request_id      bigint REFERENCES @extschema@.credential_request,
+    credential_id   bigint REFERENCES @extschema@.credential,
+    action          text NOT NULL CHECK (action IN ('requested', 'approved', 'rejected', 'withdrawn',
+                        'issued', 'adopted', 'password_changed', 'password_invalidated', 'revoked',
+                        'unlocked', 'certificate_invalidated', 'certificate_replaced',
+                        'terminal_added', 'terminal_removed', 'manager_designated')),
+    done_by         name NOT NULL DEFAULT session_user,
+    reason          text
+);
+
+-- the logins' past passwords, as SCRAM-SHA-256 secrets (never plaintext): the reuse check reads them
+CREATE TABLE @extschema@.password_history (
+    login           name NOT NULL,
+    secret          text NOT NULL,
+    client_hashed   boolean NOT NULL,       -- set as a hash: strength and reuse could not be checked
+    attestation     text,                   -- who vouched for a client-hashed password, and how
+    set_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    set_by          name NOT NULL DEFAULT session_user,
+    CHECK (NOT client_hashed OR attestation IS NOT NULL)
+);
+CREATE INDEX ON @extschema@.password_history (login, set_at);
+
+-- 第6(2)(1)ア, 第7(1)ウ: a terminal a counterpart may connect from
+CREATE TABLE @extschema@.terminal (
+    terminal_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    counterpart_id  bigint NOT NULL REFERENCES @extschema@.counterpart,
+    name            text NOT NULL UNIQUE,
+    manager         text NOT NULL,          -- the person responsible for it
+    addresses       cidr[] NOT NULL,
+    certificate_fingerprint text,           -- SHA-256 of the client certificate (DER), lower-case hex
+    certificate_status text CHECK (certificate_status IN ('valid', 'invalidated')),
+    dedicated_line  boolean NOT NULL,
+    local_connections boolean NOT NULL DEFAULT false,
+    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'removed')),
+    status_reason   text,
+    added_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    added_by        name NOT NULL DEFAULT session_user,
+    CHECK (pg_catalog.length(pg_catalog.btrim(name)) > 0),
+    CHECK (pg_catalog.length(pg_catalog.btrim(manager)) > 0),
+    CHECK ((certificate_fingerprint IS NULL) = (certificate_status IS NULL)),
+    CHECK (certificate_fingerprint ~ '^[0-9a-f]{64}$'),
+    CHECK (pg_catalog.cardinality(addresses) BETWEEN 0 AND 16),
+    CHECK (pg_catalog.cardinality(addresses) > 0 OR local_connections)
 );
 
 -- 第6(2)(2)ア: an access qualification
@@ -134,11 +216,18 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.agreement', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.protected_relation', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.credential', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_grant', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.credential_request', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.credential_event', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.password_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.terminal', '');
 -- and the sequences behind their ids, so a restored registry goes on numbering where it stopped
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.counterpart', 'counterpart_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.agreement', 'agreement_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.credential', 'credential_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.access_grant', 'grant_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.credential_request', 'request_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.credential_event', 'event_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.terminal', 'terminal_id'), '');
 
 REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 
@@ -158,6 +247,8 @@ CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
 CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.credential
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.terminal
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._registry_changed();
 CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.protected_relation
     FOR EACH ROW EXECUTE FUNCTION @extschema@._registry_changed();
 CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON @extschema@.access_grant
@@ -175,7 +266,8 @@ RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RAISE EXCEPTION 'rows of %.% cannot be deleted', TG_TABLE_SCHEMA, TG_TABLE_NAME
+    RAISE EXCEPTION 'rows of %.% cannot be %', TG_TABLE_SCHEMA, TG_TABLE_NAME,
+                    CASE TG_OP WHEN 'UPDATE' THEN 'changed' ELSE 'deleted' END
         USING ERRCODE = 'object_in_use',
               DETAIL = 'Registry rows are kept as evidence of past connections.',
               HINT = 'End them instead: olink.revoke_access(), olink.suspend_counterpart().';
@@ -189,6 +281,22 @@ CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.credential
     FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
 CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.access_grant
     FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.credential_request
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.terminal
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE OR UPDATE ON @extschema@.credential_event
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE OR UPDATE ON @extschema@.password_history
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.credential_request
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.terminal
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.credential_event
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.password_history
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
 CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.counterpart
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
 CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.agreement
@@ -657,7 +765,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.add_credential(counterpart text, login name)
+CREATE FUNCTION @extschema@._adopt_credential(counterpart text, login name)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -698,7 +806,534 @@ BEGIN
     EXECUTE format('ALTER ROLE %I INHERIT', login);
     INSERT INTO @extschema@.credential (counterpart_id, login) VALUES (cid, r.oid::regrole)
     RETURNING credential_id INTO id;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
+    VALUES (cid, login, id, 'adopted', 'an existing login adopted by a superuser, outside the workflow');
     RETURN id;
+END
+$$;
+
+/*
+ * Credentials (第6(2)(2)イ): request → approve (by someone else) → issue; revocation and
+ * invalidation.  Every step is a row of credential_event.  What must hold at the door (terminals,
+ * lockout, expiry) is checked in C at authentication (credential.c), from a copy of these tables in
+ * shared memory that each committing change refreshes; the same commit cuts off the live sessions
+ * that lost their standing.
+ */
+
+-- the password helpers in C: policy and history are checked by olink's check_password_hook
+CREATE FUNCTION @extschema@._set_password(login name, password text, counterpart text, attestation text)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'olink_set_password'
+LANGUAGE C;
+
+CREATE FUNCTION @extschema@._clear_lockout(login regrole)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'olink_clear_lockout'
+LANGUAGE C STRICT;
+
+-- failed-login counts and lockouts, from shared memory
+CREATE FUNCTION @extschema@.lockouts(
+    OUT login name, OUT failures integer, OUT locked_until timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'olink_lockouts'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION @extschema@._require_reason(reason text, what text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION '% needs a reason', what USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- lower-case hex without colons, as `openssl x509 -fingerprint -sha256` prints it or not
+CREATE FUNCTION @extschema@._fingerprint(fingerprint text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fp text := lower(replace(btrim(fingerprint), ':', ''));
+BEGIN
+    IF fp IS NULL THEN
+        RETURN NULL;
+    END IF;
+    fp := regexp_replace(fp, '^sha256 fingerprint=', '');
+    IF fp !~ '^[0-9a-f]{64}$' THEN
+        RAISE EXCEPTION 'invalid certificate fingerprint "%"', fingerprint
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A fingerprint is the SHA-256 digest of the certificate: 64 hexadecimal digits, colons allowed.',
+                  HINT = 'openssl x509 -in client.crt -noout -fingerprint -sha256';
+    END IF;
+    RETURN fp;
+END
+$$;
+
+-- the credential of a login, locked for update
+CREATE FUNCTION @extschema@._credential(login name)
+RETURNS @extschema@.credential
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cr @extschema@.credential;
+BEGIN
+    IF login IS NULL THEN
+        RAISE EXCEPTION 'login must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO cr FROM @extschema@.credential c
+     WHERE c.login = (SELECT r.oid FROM pg_roles r WHERE r.rolname = _credential.login)
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'login "%" is not a credential', login
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Credentials are made by olink.request_credential(), approve_credential() and issue_credential().';
+    END IF;
+    RETURN cr;
+END
+$$;
+
+-- the request, locked; refuses one that is not in the expected state
+CREATE FUNCTION @extschema@._request(id bigint, expected text)
+RETURNS @extschema@.credential_request
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rq @extschema@.credential_request;
+BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'request id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO rq FROM @extschema@.credential_request r WHERE r.request_id = id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'credential request % does not exist', id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF expected IS NOT NULL AND rq.status <> ALL (string_to_array(expected, ',')) THEN
+        RAISE EXCEPTION 'credential request % is %', id, rq.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('This step needs a request that is %s.', replace(expected, ',', ' or ')),
+                  HINT = CASE WHEN expected = 'approved' AND rq.status = 'requested'
+                              THEN 'It must be approved first, by someone other than its requester.' END;
+    END IF;
+    RETURN rq;
+END
+$$;
+
+-- 第6(2)(2)イ(ア): the person who approves the counterpart's credentials
+CREATE FUNCTION @extschema@.designate_credential_manager(counterpart text, manager name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(counterpart);
+BEGIN
+    IF manager IS NULL OR NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = manager) THEN
+        RAISE EXCEPTION 'role "%" does not exist', manager USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT pg_has_role(manager, 'olink_credential_manager', 'MEMBER') THEN
+        RAISE EXCEPTION 'role "%" is not a member of olink_credential_manager', manager
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('GRANT olink_credential_manager TO %I;', manager);
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.credential c WHERE c.login = (SELECT oid FROM pg_roles WHERE rolname = manager)) THEN
+        RAISE EXCEPTION 'a counterpart credential cannot manage credentials' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE @extschema@.counterpart c SET credential_manager = manager WHERE c.counterpart_id = cid;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, action, reason)
+    VALUES (cid, manager, 'manager_designated', NULL);
+END
+$$;
+
+CREATE FUNCTION @extschema@.request_credential(counterpart text, login name, holder text,
+                                               requested_by text DEFAULT session_user)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(counterpart);
+    r record;
+    cr @extschema@.credential;
+    id bigint;
+BEGIN
+    IF login IS NULL OR btrim(login) = '' THEN
+        RAISE EXCEPTION 'login must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF holder IS NULL OR btrim(holder) = '' THEN
+        RAISE EXCEPTION 'a credential request must name its holder' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF requested_by IS NULL OR btrim(requested_by) = '' THEN
+        RAISE EXCEPTION 'a credential request must name who requests it' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (SELECT c.status FROM @extschema@.counterpart c WHERE c.counterpart_id = cid) <> 'active' THEN
+        RAISE EXCEPTION 'counterpart "%" is suspended', counterpart USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF login LIKE 'pg\_%' OR login IN ('olink_admin', 'olink_credential_manager', 'olink_auditor', 'olink_counterpart') THEN
+        RAISE EXCEPTION 'role name "%" is reserved', login USING ERRCODE = 'reserved_name';
+    END IF;
+    SELECT * INTO r FROM pg_roles WHERE rolname = login;
+    IF FOUND THEN
+        SELECT * INTO cr FROM @extschema@.credential c WHERE c.login = r.oid;
+        IF FOUND THEN
+            IF cr.status = 'active' THEN
+                RAISE EXCEPTION 'login "%" is already an active credential', login
+                    USING ERRCODE = 'duplicate_object';
+            ELSIF cr.counterpart_id <> cid THEN
+                RAISE EXCEPTION 'login "%" was a credential of another counterpart', login
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Request a new login name.';
+            END IF;
+        ELSIF r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication
+              OR EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role = r.oid)
+              OR EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                          WHERE m.member = r.oid) THEN
+            RAISE EXCEPTION 'role "%" exists and cannot become a counterpart credential', login
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'An existing role can be issued as a credential only if it has no attributes beyond LOGIN and is a member of no role.';
+        END IF;
+    END IF;
+    INSERT INTO @extschema@.credential_request (counterpart_id, login, holder, requested_by)
+    VALUES (cid, login, holder, requested_by)
+    RETURNING request_id INTO id;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, request_id, action, reason)
+    VALUES (cid, login, id, 'requested', format('for %s, requested by %s', holder, requested_by));
+    RETURN id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'login "%" already has an open request', login
+        USING ERRCODE = 'duplicate_object', HINT = 'Approve, reject or withdraw it first.';
+END
+$$;
+
+CREATE FUNCTION @extschema@.approve_credential(id bigint)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rq @extschema@.credential_request := @extschema@._request(id, 'requested');
+    mgr name;
+BEGIN
+    -- the session user: SET ROLE and SECURITY DEFINER cannot make a requester into an approver
+    IF session_user = rq.filed_by OR session_user::text = rq.requested_by THEN
+        RAISE EXCEPTION 'credential request % cannot be approved by its requester', id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It was filed by %s for %s.', rq.filed_by, rq.requested_by),
+                  HINT = 'Another person, the counterpart''s credential manager, approves it.';
+    END IF;
+    SELECT c.credential_manager INTO mgr FROM @extschema@.counterpart c WHERE c.counterpart_id = rq.counterpart_id;
+    IF mgr IS NULL THEN
+        RAISE EXCEPTION 'counterpart "%" has no credential manager',
+                        (SELECT c.name FROM @extschema@.counterpart c WHERE c.counterpart_id = rq.counterpart_id)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Designate one with olink.designate_credential_manager().';
+    END IF;
+    IF session_user <> mgr AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RAISE EXCEPTION 'only the credential manager of the counterpart can approve its credentials'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The credential manager is %s.', mgr);
+    END IF;
+    UPDATE @extschema@.credential_request r
+       SET status = 'approved', approved_by = session_user, approved_at = now()
+     WHERE r.request_id = id;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, request_id, action)
+    VALUES (rq.counterpart_id, rq.login, id, 'approved');
+END
+$$;
+
+CREATE FUNCTION @extschema@._close_request(id bigint, reason text, new_status text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rq @extschema@.credential_request := @extschema@._request(id, 'requested,approved');
+BEGIN
+    PERFORM @extschema@._require_reason(reason, CASE new_status WHEN 'rejected' THEN 'rejecting' ELSE 'withdrawing' END || ' a request');
+    UPDATE @extschema@.credential_request r SET status = new_status, closed_reason = reason
+     WHERE r.request_id = id;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, request_id, action, reason)
+    VALUES (rq.counterpart_id, rq.login, id, new_status, reason);
+END
+$$;
+
+CREATE FUNCTION @extschema@.reject_credential(id bigint, reason text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._close_request(id, reason, 'rejected') $$;
+
+CREATE FUNCTION @extschema@.withdraw_credential(id bigint, reason text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._close_request(id, reason, 'withdrawn') $$;
+
+/*
+ * Issues an approved request: makes (or re-enables) the login, puts it in the counterpart's group
+ * and sets its password, which olink's password policy checks.  A password already hashed by the
+ * client (SCRAM-SHA-256) cannot be checked: it is accepted only with an attestation of who checked
+ * it and how, which is recorded.
+ */
+CREATE FUNCTION @extschema@.issue_credential(id bigint, password text, attestation text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rq @extschema@.credential_request := @extschema@._request(id, 'approved');
+    cp @extschema@.counterpart;
+    roleid oid;
+    cred bigint;
+    expires timestamptz;
+BEGIN
+    SELECT * INTO cp FROM @extschema@.counterpart c WHERE c.counterpart_id = rq.counterpart_id;
+    IF cp.status <> 'active' THEN
+        RAISE EXCEPTION 'counterpart "%" is suspended', cp.name USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF password IS NULL THEN
+        RAISE EXCEPTION 'a credential needs a password' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT r.oid INTO roleid FROM pg_roles r WHERE r.rolname = rq.login;
+    IF roleid IS NULL THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS', rq.login);
+        SELECT r.oid INTO roleid FROM pg_roles r WHERE r.rolname = rq.login;
+    ELSE
+        EXECUTE format('ALTER ROLE %I LOGIN INHERIT', rq.login);
+    END IF;
+    EXECUTE format('GRANT %s TO %I', cp.role, rq.login);
+    EXECUTE format('GRANT olink_counterpart TO %I', rq.login);
+    expires := @extschema@._set_password(rq.login, password, cp.name, attestation);
+
+    SELECT c.credential_id INTO cred FROM @extschema@.credential c WHERE c.login = roleid;
+    IF cred IS NULL THEN
+        INSERT INTO @extschema@.credential (counterpart_id, login, holder, request_id, password_set_at, password_expires_at)
+        VALUES (rq.counterpart_id, roleid::regrole, rq.holder, id, now(), expires)
+        RETURNING credential_id INTO cred;
+    ELSE
+        UPDATE @extschema@.credential c
+           SET status = 'active', status_reason = NULL, holder = rq.holder, request_id = id,
+               password_set_at = now(), password_expires_at = expires
+         WHERE c.credential_id = cred;
+    END IF;
+    UPDATE @extschema@.credential_request r SET status = 'issued', issued_by = session_user, issued_at = now()
+     WHERE r.request_id = id;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, request_id, credential_id, action, reason)
+    VALUES (rq.counterpart_id, rq.login, id, cred, 'issued',
+            CASE WHEN attestation IS NOT NULL THEN 'client-hashed password, attested: ' || attestation END);
+    PERFORM @extschema@._clear_lockout(roleid::regrole);
+    RETURN cred;
+END
+$$;
+
+-- 第6(2)(2)イ(オ): a new password for an active credential, by its holder or its manager
+CREATE FUNCTION @extschema@.change_password(login name, password text, attestation text DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cr @extschema@.credential := @extschema@._credential(login);
+    cp @extschema@.counterpart;
+    expires timestamptz;
+BEGIN
+    SELECT * INTO cp FROM @extschema@.counterpart c WHERE c.counterpart_id = cr.counterpart_id;
+    IF session_user <> login
+       AND NOT pg_has_role(session_user, 'olink_credential_manager', 'MEMBER')
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RAISE EXCEPTION 'permission denied to change the password of "%"', login
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A credential''s password is changed by its holder or by a credential manager.';
+    END IF;
+    IF cr.status <> 'active' THEN
+        RAISE EXCEPTION 'credential "%" is %', login, replace(cr.status, '_', ' ')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A revoked or invalidated credential is issued again through olink.request_credential().';
+    END IF;
+    IF password IS NULL THEN
+        RAISE EXCEPTION 'password must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    expires := @extschema@._set_password(login, password, cp.name, attestation);
+    UPDATE @extschema@.credential c SET password_set_at = now(), password_expires_at = expires
+     WHERE c.credential_id = cr.credential_id;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
+    VALUES (cr.counterpart_id, login, cr.credential_id, 'password_changed',
+            CASE WHEN attestation IS NOT NULL THEN 'client-hashed password, attested: ' || attestation END);
+    RETURN expires;
+END
+$$;
+
+-- 第6(2)(2)イ(ウ): the holder lost the qualification; new logins and live sessions end at commit
+CREATE FUNCTION @extschema@.revoke_credential(login name, reason text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cr @extschema@.credential := @extschema@._credential(login);
+    grp regrole;
+BEGIN
+    PERFORM @extschema@._require_reason(reason, 'revoking a credential');
+    IF cr.status = 'revoked' THEN
+        RAISE EXCEPTION 'credential "%" is already revoked', login USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT c.role INTO grp FROM @extschema@.counterpart c WHERE c.counterpart_id = cr.counterpart_id;
+    UPDATE @extschema@.credential c SET status = 'revoked', status_reason = reason
+     WHERE c.credential_id = cr.credential_id;
+    EXECUTE format('ALTER ROLE %I NOLOGIN PASSWORD NULL', login);
+    EXECUTE format('REVOKE %s FROM %I', grp, login);
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
+    VALUES (cr.counterpart_id, login, cr.credential_id, 'revoked', reason);
+END
+$$;
+
+-- 第6(2)(2)イ(エ): a leaked password; the login stays, without a password, until issued again
+CREATE FUNCTION @extschema@.invalidate_password(login name, reason text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cr @extschema@.credential := @extschema@._credential(login);
+BEGIN
+    PERFORM @extschema@._require_reason(reason, 'invalidating a password');
+    IF cr.status <> 'active' THEN
+        RAISE EXCEPTION 'credential "%" is %', login, replace(cr.status, '_', ' ')
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE @extschema@.credential c SET status = 'password_invalidated', status_reason = reason
+     WHERE c.credential_id = cr.credential_id;
+    EXECUTE format('ALTER ROLE %I PASSWORD NULL', login);
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
+    VALUES (cr.counterpart_id, login, cr.credential_id, 'password_invalidated', reason);
+END
+$$;
+
+-- 第6(2)(2)イ(エ): a lost ID card; every terminal holding it is refused until a new one is registered
+CREATE FUNCTION @extschema@.invalidate_certificate(fingerprint text, reason text)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fp text := @extschema@._fingerprint(fingerprint);
+    t record;
+    n integer := 0;
+BEGIN
+    PERFORM @extschema@._require_reason(reason, 'invalidating a certificate');
+    IF fp IS NULL THEN
+        RAISE EXCEPTION 'fingerprint must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR t IN UPDATE @extschema@.terminal x SET certificate_status = 'invalidated', status_reason = reason
+              WHERE x.certificate_fingerprint = fp AND x.certificate_status = 'valid'
+             RETURNING x.counterpart_id, x.name
+    LOOP
+        INSERT INTO @extschema@.credential_event (counterpart_id, login, action, reason)
+        VALUES (t.counterpart_id, t.name, 'certificate_invalidated', reason);
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no terminal holds a valid certificate with fingerprint %', fp
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- clears a login's failed-login count and lockout
+CREATE FUNCTION @extschema@.unlock_credential(login name, reason text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cr @extschema@.credential := @extschema@._credential(login);
+    was boolean;
+BEGIN
+    PERFORM @extschema@._require_reason(reason, 'unlocking a credential');
+    was := @extschema@._clear_lockout(cr.login);
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
+    VALUES (cr.counterpart_id, login, cr.credential_id, 'unlocked', reason);
+    RETURN was;
+END
+$$;
+
+-- 第6(2)(1)ア, 第7(1)ウ
+CREATE FUNCTION @extschema@.add_terminal(counterpart text, name text, manager text, addresses cidr[],
+                                         certificate_fingerprint text DEFAULT NULL,
+                                         dedicated_line boolean DEFAULT false,
+                                         local_connections boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(counterpart);
+    fp text := @extschema@._fingerprint(certificate_fingerprint);
+    id bigint;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'a terminal needs a name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF manager IS NULL OR btrim(manager) = '' THEN
+        RAISE EXCEPTION 'terminal "%" needs a responsible manager', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = '第6(2)(1)ア: a person responsible for each terminal is designated.';
+    END IF;
+    IF dedicated_line IS NULL OR local_connections IS NULL THEN
+        RAISE EXCEPTION 'dedicated_line and local_connections must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF addresses IS NULL OR array_position(addresses, NULL) IS NOT NULL
+       OR (cardinality(addresses) = 0 AND NOT local_connections) THEN
+        RAISE EXCEPTION 'terminal "%" needs its client addresses', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Give one or more CIDR blocks (up to 16), or an empty array with local_connections => true.';
+    END IF;
+    IF cardinality(addresses) > 16 THEN
+        RAISE EXCEPTION 'terminal "%" has more than 16 address blocks', name USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.terminal t WHERE t.name = add_terminal.name) THEN
+        RAISE EXCEPTION 'terminal "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.terminal (counterpart_id, name, manager, addresses, certificate_fingerprint,
+                                      certificate_status, dedicated_line, local_connections)
+    VALUES (cid, name, manager, addresses, fp, CASE WHEN fp IS NOT NULL THEN 'valid' END,
+            dedicated_line, local_connections)
+    RETURNING terminal_id INTO id;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, action, reason)
+    VALUES (cid, name, 'terminal_added', format('manager %s, addresses %s', manager, addresses));
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION @extschema@.remove_terminal(name text, reason text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint;
+BEGIN
+    PERFORM @extschema@._require_reason(reason, 'removing a terminal');
+    UPDATE @extschema@.terminal t SET status = 'removed', status_reason = reason
+     WHERE t.name = remove_terminal.name AND t.status = 'active'
+    RETURNING t.counterpart_id INTO cid;
+    IF cid IS NULL THEN
+        RAISE EXCEPTION 'terminal "%" does not exist or is removed', name USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, action, reason)
+    VALUES (cid, name, 'terminal_removed', reason);
+END
+$$;
+
+-- a new ID card for a terminal, after one was lost or expired
+CREATE FUNCTION @extschema@.replace_certificate(terminal text, fingerprint text, reason text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fp text := @extschema@._fingerprint(fingerprint);
+    cid bigint;
+BEGIN
+    PERFORM @extschema@._require_reason(reason, 'replacing a certificate');
+    IF fp IS NULL THEN
+        RAISE EXCEPTION 'fingerprint must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE @extschema@.terminal t SET certificate_fingerprint = fp, certificate_status = 'valid', status_reason = reason
+     WHERE t.name = replace_certificate.terminal AND t.status = 'active'
+    RETURNING t.counterpart_id INTO cid;
+    IF cid IS NULL THEN
+        RAISE EXCEPTION 'terminal "%" does not exist or is removed', terminal USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, action, reason)
+    VALUES (cid, terminal, 'certificate_replaced', reason);
 END
 $$;
 
@@ -901,9 +1536,28 @@ SELECT g.grant_id, c.name AS counterpart, g.relid AS relation, p.relation_name, 
 
 CREATE VIEW @extschema@.credentials AS
 SELECT cr.credential_id, c.name AS counterpart, pg_catalog.pg_get_userbyid(cr.login) AS login,
-       cr.status, cr.status_reason,
+       cr.holder, cr.status, cr.status_reason, cr.request_id,
+       cr.password_set_at, cr.password_expires_at,
+       l.failures AS failed_logins, l.locked_until,
        cr.created_at, cr.created_by
-  FROM @extschema@.credential cr JOIN @extschema@.counterpart c USING (counterpart_id);
+  FROM @extschema@.credential cr JOIN @extschema@.counterpart c USING (counterpart_id)
+  LEFT JOIN @extschema@.lockouts() l ON l.login = pg_catalog.pg_get_userbyid(cr.login);
+
+CREATE VIEW @extschema@.credential_requests AS
+SELECT r.request_id, c.name AS counterpart, r.login, r.holder, r.requested_by, r.filed_by, r.filed_at,
+       r.status, r.approved_by, r.approved_at, r.issued_by, r.issued_at, r.closed_reason
+  FROM @extschema@.credential_request r JOIN @extschema@.counterpart c USING (counterpart_id);
+
+CREATE VIEW @extschema@.credential_history AS
+SELECT e.event_id, e.at, c.name AS counterpart, e.login, e.request_id, e.credential_id, e.action,
+       e.done_by, e.reason
+  FROM @extschema@.credential_event e JOIN @extschema@.counterpart c USING (counterpart_id);
+
+CREATE VIEW @extschema@.terminals AS
+SELECT t.terminal_id, c.name AS counterpart, t.name, t.manager, t.addresses,
+       t.certificate_fingerprint, t.certificate_status, t.dedicated_line, t.local_connections,
+       t.status, t.status_reason, t.added_at, t.added_by
+  FROM @extschema@.terminal t JOIN @extschema@.counterpart c USING (counterpart_id);
 
 /*
  * The audit store (audit.c, audit_worker.c, journal.c, chain.c).
@@ -957,7 +1611,8 @@ CREATE TABLE @extschema@.connection_event (
     application_name text,
     reason      text,
     duration_us bigint,
-    statements  bigint
+    statements  bigint,
+    terminal    text
 );
 CREATE INDEX connection_event_brin ON @extschema@.connection_event USING brin (event_id, at);
 CREATE INDEX connection_event_session ON @extschema@.connection_event (session_id);
@@ -1061,13 +1716,13 @@ SELECT c.event_id, c.at,
        c.session_id, c.login,
        (SELECT cp.name FROM @extschema@.credential cr JOIN @extschema@.counterpart cp USING (counterpart_id)
          WHERE cr.login = c.login_oid ORDER BY cr.credential_id DESC LIMIT 1) AS counterpart,
-       c.client_addr, NULL::text AS terminal, c.ssl, c.application_name, c.reason,
+       c.client_addr, c.terminal, c.ssl, c.application_name, c.reason,
        CASE WHEN c.duration_us IS NOT NULL THEN pg_catalog.make_interval(secs => c.duration_us / 1e6) END AS duration,
        c.statements, c.database, c.pid
   FROM @extschema@.connection_event c;
 
 CREATE VIEW @extschema@.access_log AS
-SELECT e.event_id, e.at, e.statement_id, coalesce(e.login, l.login) AS login, e.counterpart, l.client_addr, NULL::text AS terminal,
+SELECT e.event_id, e.at, e.statement_id, coalesce(e.login, l.login) AS login, e.counterpart, l.client_addr, l.terminal,
        e.purpose, e.command, rel.body::text[] AS relations, col.body::text[] AS columns, e.rows,
        CASE e.outcome WHEN 'a' THEN 'allowed' WHEN 'd' THEN 'denied' WHEN 'f' THEN 'failed'
                       WHEN 'i' THEN 'incomplete' END AS outcome, e.sqlstate, e.message, st.body AS statement,
@@ -1099,20 +1754,47 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.add_agreement(text, text, text[], timestamptz, timestamptz, text, text, text),
     @extschema@.protect(regclass, text),
     @extschema@.unprotect(regclass, text),
-    @extschema@.add_credential(text, name),
     @extschema@.grant_access(text, regclass, text[], text[], text, text[], timestamptz, timestamptz, bigint, bigint),
     @extschema@.revoke_access(bigint, text),
     @extschema@.suspend_counterpart(text, text),
     @extschema@.resume_counterpart(text, text),
     @extschema@.sync_native_privileges()
   TO olink_admin;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.add_terminal(text, text, text, cidr[], text, boolean, boolean),
+    @extschema@.remove_terminal(text, text),
+    @extschema@.replace_certificate(text, text, text),
+    @extschema@.designate_credential_manager(text, name),
+    @extschema@.revoke_credential(name, text),
+    @extschema@.invalidate_password(name, text),
+    @extschema@.invalidate_certificate(text, text)
+  TO olink_admin;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.request_credential(text, name, text, text),
+    @extschema@.approve_credential(bigint),
+    @extschema@.reject_credential(bigint, text),
+    @extschema@.withdraw_credential(bigint, text),
+    @extschema@.issue_credential(bigint, text, text),
+    @extschema@.change_password(name, text, text),
+    @extschema@.revoke_credential(name, text),
+    @extschema@.invalidate_password(name, text),
+    @extschema@.invalidate_certificate(text, text),
+    @extschema@.unlock_credential(name, text),
+    @extschema@.lockouts()
+  TO olink_credential_manager;
+-- a holder changes its own password (change_password checks that it is its own)
+GRANT EXECUTE ON FUNCTION @extschema@.change_password(name, text, text) TO olink_counterpart;
+GRANT EXECUTE ON FUNCTION @extschema@.lockouts() TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint)
   TO olink_counterpart;
 GRANT SELECT ON @extschema@.counterparts, @extschema@.agreements, @extschema@.protected_relations,
                 @extschema@.grants, @extschema@.credentials
   TO olink_admin, olink_auditor;
-GRANT SELECT ON @extschema@.counterparts, @extschema@.credentials TO olink_credential_manager;
+GRANT SELECT ON @extschema@.counterparts, @extschema@.credentials, @extschema@.credential_requests,
+                @extschema@.credential_history, @extschema@.terminals TO olink_credential_manager;
+GRANT SELECT ON @extschema@.credential_requests, @extschema@.credential_history, @extschema@.terminals
+  TO olink_admin, olink_auditor;
 GRANT SELECT ON @extschema@.access_log, @extschema@.connection_log, @extschema@.change_journal TO olink_auditor;
 -- the seals, so that an auditor can compare the chain's head with the heads the worker logged
 GRANT SELECT ON @extschema@.audit_seal TO olink_auditor;

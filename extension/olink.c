@@ -162,6 +162,7 @@ _PG_init(void)
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
+	olink_credential_init();
 	MarkGUCPrefixReserved("olink");
 
 	olink_queue_init();

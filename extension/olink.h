@@ -152,6 +152,7 @@ typedef enum OlinkEventKind
 #define OLINK_EVC_CLIENT_ADDR	2
 #define OLINK_EVC_APPLICATION	3
 #define OLINK_EVC_REASON		4
+#define OLINK_EVC_TERMINAL		5
 #define OLINK_EV_NSTR			9
 #define OLINK_EV_NULL			PG_UINT32_MAX
 
@@ -223,6 +224,17 @@ extern void olink_appender_flush(OlinkAppender *a);
 extern void olink_appender_discard(OlinkAppender *a);
 extern void olink_appender_close(OlinkAppender *a);
 
+/* credential.c */
+struct Port;
+extern char *olink_auth_refusal;
+extern void olink_credential_init(void);
+extern void olink_credentials_changed(void);
+extern bool olink_auth_loaded(void);
+extern void olink_auth_load(void);
+extern void olink_auth_check(struct Port *port, int status, Oid login, char *terminal_out, size_t terminal_len);
+extern const char *olink_session_cut_off(void);
+extern void olink_annotate_cut_off(struct ErrorData *edata);
+
 /* audit.c */
 extern void olink_audit_init(void);
 extern void olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind);
@@ -246,7 +258,7 @@ extern PGDLLEXPORT void olink_audit_worker_main(Datum arg);
  * number of columns, and where the id and the seal's hash are.
  */
 #define OLINK_ACCESS_NATTS		15
-#define OLINK_CONNECTION_NATTS	14
+#define OLINK_CONNECTION_NATTS	15
 #define OLINK_TEXT_NATTS		2
 #define OLINK_JOURNAL_NATTS		13
 #define OLINK_SEAL_NATTS		15

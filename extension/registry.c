@@ -698,6 +698,7 @@ olink_registry_changed(PG_FUNCTION_ARGS)
 				 errmsg("olink._registry_changed() must be called as a trigger")));
 
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	olink_credentials_changed();
 	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 	{
 		TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);

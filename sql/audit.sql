@@ -20,7 +20,9 @@ SELECT olink.add_counterpart(name => 'pension', necessity => 'Pension office', a
 SELECT olink.add_agreement(counterpart => 'pension', title => 'Pension memo', purposes => ARRAY['pension-check'],
                            valid_from => '2026-01-01', staff_duties => 'Named staff', disposal_terms => 'Shred');
 CREATE ROLE pension_clerk LOGIN;
-SELECT olink.add_credential(counterpart => 'pension', login => 'pension_clerk');
+SELECT olink._adopt_credential(counterpart => 'pension', login => 'pension_clerk');
+-- a counterpart logs in only from a registered terminal: here, the local socket
+SELECT olink.add_terminal(counterpart => 'pension', name => 'pension-local', manager => 'test operator', addresses => '{}', local_connections => true) > 0 AS terminal_added;
 SELECT olink.grant_access(counterpart => 'pension', relation => 'reg.people', privileges => ARRAY['select', 'update'],
                           columns => ARRAY['id', 'name', 'income'], row_filter => $$ward = 'north'$$,
                           purposes => ARRAY['pension-check']) IS NOT NULL AS granted;

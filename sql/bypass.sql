@@ -26,7 +26,8 @@ SELECT olink.add_agreement(counterpart => 'agency', title => 'Statistics memoran
 SELECT olink.protect(relation => 'town.people', description => 'People');
 SELECT olink.protect(relation => 'town.cases', description => 'Cases');
 CREATE ROLE agent LOGIN;
-SELECT olink.add_credential(counterpart => 'agency', login => 'agent');
+SELECT olink._adopt_credential(counterpart => 'agency', login => 'agent');
+SELECT olink.add_terminal(counterpart => 'agency', name => 'agency-local', manager => 'test operator', addresses => '{}', local_connections => true) > 0 AS terminal_added;
 SELECT olink.grant_access(counterpart => 'agency', relation => 'town.people', privileges => ARRAY['select'],
                           columns => ARRAY['id', 'name', 'district'], row_filter => $$district = 'north'$$,
                           purposes => ARRAY['statistics']) AS g_people \gset

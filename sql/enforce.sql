@@ -29,8 +29,8 @@ SELECT olink.protect(relation => 'city.residents', description => 'Residents');
 SELECT olink.protect(relation => 'city.benefits', description => 'Welfare benefits');
 CREATE ROLE tax_clerk LOGIN;
 CREATE ROLE welfare_op LOGIN;
-SELECT olink.add_credential(counterpart => 'tax', login => 'tax_clerk');
-SELECT olink.add_credential(counterpart => 'welfare', login => 'welfare_op');
+SELECT olink._adopt_credential(counterpart => 'tax', login => 'tax_clerk');
+SELECT olink._adopt_credential(counterpart => 'welfare', login => 'welfare_op');
 SELECT olink.grant_access(counterpart => 'tax', relation => 'city.residents', privileges => ARRAY['select'],
                           columns => ARRAY['id', 'name', 'district', 'income'], row_filter => 'income >= 5000',
                           purposes => ARRAY['tax-assessment']) AS g_tax \gset

@@ -29,7 +29,7 @@ SELECT olink.add_agreement(counterpart => 'rt_agency', title => 'm', purposes =>
 SELECT olink.protect(relation => 'rt.people', description => 'people');
 SELECT olink.protect(relation => 'rt.tenant', description => 'tenant rows, with a policy of their own');
 CREATE ROLE rt_agent LOGIN;
-SELECT olink.add_credential(counterpart => 'rt_agency', login => 'rt_agent');
+SELECT olink._adopt_credential(counterpart => 'rt_agency', login => 'rt_agent');
 SELECT olink.grant_access(counterpart => 'rt_agency', relation => 'rt.people', privileges => ARRAY['select'],
                           columns => ARRAY['id', 'name', 'district'], row_filter => $$district = 'north'$$, purposes => ARRAY['pa']) > 0;
 SELECT olink.grant_access(counterpart => 'rt_agency', relation => 'rt.people', privileges => ARRAY['select'],

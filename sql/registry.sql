@@ -92,13 +92,13 @@ SELECT relation, description FROM olink.protected_relations;
 ------------------------------------------------------------------------------
 -- credentials
 ------------------------------------------------------------------------------
-SELECT olink.add_credential(counterpart => 'tax', login => 'reg_login');
+SELECT olink._adopt_credential(counterpart => 'tax', login => 'reg_login');
 SELECT pg_has_role('reg_login', 'tax', 'MEMBER');
-SELECT olink.add_credential(counterpart => 'tax', login => 'reg_login');
-SELECT olink.add_credential(counterpart => 'tax', login => 'reg_super');
-SELECT olink.add_credential(counterpart => 'tax', login => 'reg_nologin');
-SELECT olink.add_credential(counterpart => 'tax', login => 'nobody');
-SELECT olink.add_credential(counterpart => 'nobody', login => 'reg_login');
+SELECT olink._adopt_credential(counterpart => 'tax', login => 'reg_login');
+SELECT olink._adopt_credential(counterpart => 'tax', login => 'reg_super');
+SELECT olink._adopt_credential(counterpart => 'tax', login => 'reg_nologin');
+SELECT olink._adopt_credential(counterpart => 'tax', login => 'nobody');
+SELECT olink._adopt_credential(counterpart => 'nobody', login => 'reg_login');
 SELECT counterpart, login, status FROM olink.credentials;
 
 ------------------------------------------------------------------------------

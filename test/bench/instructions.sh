@@ -66,7 +66,8 @@ CREATE ROLE bench_cp LOGIN;
 SELECT olink.add_counterpart(name => 'bench', necessity => 'bench', approved_by => 'bench', approved_on => '2026-01-01');
 SELECT olink.add_agreement(counterpart => 'bench', title => 'bench', purposes => ARRAY['bench'], valid_from => '2026-01-01',
                            staff_duties => 'bench', disposal_terms => 'bench');
-SELECT olink.add_credential(counterpart => 'bench', login => 'bench_cp');
+SELECT olink._adopt_credential(counterpart => 'bench', login => 'bench_cp');
+SELECT olink.add_terminal(counterpart => 'bench', name => 'bench-local', manager => 'bench', addresses => '{}', local_connections => true);
 SELECT olink.grant_access(counterpart => 'bench', relation => 't', privileges => ARRAY['select'],
                           columns => ARRAY['id', 'v', 'd'], row_filter => $$d <> 'x'$$, purposes => ARRAY['bench']);
 -- for the UPDATEs: a table shaped like the demo's registry.residents, protected (p), and the same

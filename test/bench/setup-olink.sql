@@ -30,7 +30,8 @@ SELECT olink.add_counterpart(name => 'bench', necessity => 'benchmark of enforce
 SELECT olink.add_agreement(counterpart => 'bench', title => 'bench agreement', purposes => '{bench}',
                            valid_from => now() - interval '1 day', staff_duties => 'read only',
                            disposal_terms => 'nothing is kept');
-SELECT olink.add_credential(counterpart => 'bench', login => 'bench_cp');
+SELECT olink._adopt_credential(counterpart => 'bench', login => 'bench_cp');
+SELECT olink.add_terminal(counterpart => 'bench', name => 'bench-local', manager => 'test operator', addresses => '{}', local_connections => true);
 SELECT olink.grant_access(counterpart => 'bench', relation => 'registry.residents',
                           privileges => '{select}',
                           columns => '{resident_id,family_name,given_name,district}',

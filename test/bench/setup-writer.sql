@@ -15,7 +15,8 @@ SELECT olink.add_agreement(counterpart => 'bench_w', title => 'bench agreement (
                            purposes => '{bench}', valid_from => now() - interval '1 day',
                            staff_duties => 'keeps names up to date',
                            disposal_terms => 'nothing is kept');
-SELECT olink.add_credential(counterpart => 'bench_w', login => 'bench_cpw');
+SELECT olink._adopt_credential(counterpart => 'bench_w', login => 'bench_cpw');
+SELECT olink.add_terminal(counterpart => 'bench_w', name => 'bench_w-local', manager => 'test operator', addresses => '{}', local_connections => true);
 SELECT olink.grant_access(counterpart => 'bench_w', relation => 'registry.residents_w',
                           privileges => '{select,update}', columns => '{resident_id,given_name}',
                           row_filter => $$district <> ''$$, purposes => '{bench}');

@@ -64,12 +64,15 @@ SELECT olink.grant_access(counterpart => 'pension', relation => 'reg.people',
                           columns => ARRAY['id', 'name', 'income', 'note'],
                           purposes => ARRAY['pension-check']);
 GRANT USAGE ON SCHEMA reg TO olink_counterpart;
+-- the test server's own sockets and loopback are the counterpart's terminal
+SELECT olink.add_terminal(counterpart => 'pension', name => 'pension-test', manager => 'test operator',
+                          addresses => '{127.0.0.1/32}', dedicated_line => true, local_connections => true);
 };
 	for my $login (@logins)
 	{
 		$sql .= qq{
 CREATE ROLE $login LOGIN;
-SELECT olink.add_credential(counterpart => 'pension', login => '$login');
+SELECT olink._adopt_credential(counterpart => 'pension', login => '$login');
 ALTER ROLE $login SET olink.purpose = 'pension-check';
 };
 	}

@@ -11,7 +11,7 @@ SELECT olink.add_counterpart(name => 'beside_cp', necessity => 'x', approved_by 
 SELECT olink.add_agreement(counterpart => 'beside_cp', title => 'm', purposes => ARRAY['p'], valid_from => '2026-01-01',
                            staff_duties => 'd', disposal_terms => 'd') > 0 AS ok;
 SELECT olink.protect(relation => 'beside_people', description => 'x');
-SELECT olink.add_credential(counterpart => 'beside_cp', login => 'beside_clerk') > 0 AS ok;
+SELECT olink._adopt_credential(counterpart => 'beside_cp', login => 'beside_clerk') > 0 AS ok;
 SELECT olink.grant_access(counterpart => 'beside_cp', relation => 'beside_people', privileges => ARRAY['select'],
                           row_filter => $$district = 'east'$$, purposes => ARRAY['p']) > 0 AS ok;
 SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
