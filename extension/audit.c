@@ -345,6 +345,11 @@ redact(const char *sql, int len)
 	const char *end = sql + len;
 	bool		after_password = false;
 	bool		in_password_call = false;
+	/* in change_password(login, ...), the login is not a secret */
+	bool		login_call = false;
+	int			call_literals = 0;
+	bool		after_arrow = false;
+	bool		after_login_word = false;
 
 	initStringInfo(&out);
 	while (p < end)
@@ -409,7 +414,11 @@ redact(const char *sql, int len)
 				else
 					p++;
 			}
-			if (after_password || in_password_call)
+			if (in_password_call && !after_password &&
+				((after_arrow && after_login_word) ||
+				 (login_call && call_literals == 0 && !after_arrow)))
+				appendBinaryStringInfo(&out, tok, p - tok);
+			else if (after_password || in_password_call)
 			{
 				remember_secret(tok, p);
 				appendStringInfoString(&out, "'********'");
@@ -429,6 +438,8 @@ redact(const char *sql, int len)
 			else
 				appendBinaryStringInfo(&out, tok, p - tok);
 			after_password = false;
+			after_arrow = after_login_word = false;
+			call_literals++;
 			continue;
 		}
 		if (*p == '$')
@@ -489,10 +500,16 @@ redact(const char *sql, int len)
 							   IS_HIGHBIT_SET(*p)))
 				p++;
 			appendBinaryStringInfo(&out, tok, p - tok);
+			after_arrow = false;
+			after_login_word = word_is(tok, p - tok, "login");
 			if (word_is(tok, p - tok, "password"))
 				after_password = true;
+			else if (word_is(tok, p - tok, "change_password"))
+			{
+				in_password_call = login_call = true;
+				call_literals = 0;
+			}
 			else if (word_is(tok, p - tok, "issue_credential") ||
-					 word_is(tok, p - tok, "change_password") ||
 					 word_is(tok, p - tok, "set_password") ||
 					 word_is(tok, p - tok, "_set_password"))
 				in_password_call = true;
@@ -501,8 +518,16 @@ redact(const char *sql, int len)
 			continue;
 		}
 		/* any other character; ';' ends a call */
+		if (*p == '=' && p + 1 < end && p[1] == '>')
+		{
+			appendBinaryStringInfo(&out, p, 2);
+			p += 2;
+			after_arrow = true;
+			continue;
+		}
 		if (*p == ';')
-			in_password_call = false;
+			in_password_call = login_call = false;
+		after_arrow = after_login_word = false;
 		appendStringInfoChar(&out, *p);
 		p++;
 	}

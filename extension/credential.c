@@ -316,6 +316,8 @@ read_registry(void)
 	Oid			nsp = get_namespace_oid("olink", true);
 	SPITupleTable *tt;
 	MemoryContext cxt = CurrentMemoryContext;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("terminal", nsp)) ||
 		!OidIsValid(get_relname_relid("credential", nsp)))
@@ -323,6 +325,8 @@ read_registry(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	olink_in_registry_read = true;
 	PG_TRY();
 	{
@@ -396,6 +400,7 @@ read_registry(void)
 	PG_FINALLY();
 	{
 		olink_in_registry_read = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
 	SPI_finish();
