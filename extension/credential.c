@@ -77,6 +77,7 @@
 PG_FUNCTION_INFO_V1(olink_set_password);
 PG_FUNCTION_INFO_V1(olink_clear_lockout);
 PG_FUNCTION_INFO_V1(olink_lockouts);
+PG_FUNCTION_INFO_V1(olink_change_password);
 
 /* settings */
 int			olink_lockout_attempts = 5;
@@ -1207,6 +1208,49 @@ olink_set_password(PG_FUNCTION_ARGS)
 	if (expires == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(expires);
+}
+
+/*
+ * olink.change_password(login, password, attestation): runs
+ * olink._change_password(), which checks who may change what, with olink's
+ * enforcement set aside, so that a holder can change its own password from
+ * its counterpart session (olink's tables are otherwise denied there).
+ */
+Datum
+olink_change_password(PG_FUNCTION_ARGS)
+{
+	Datum		args[3];
+	char		nulls[4] = "   ";
+	bool		saved = olink_in_registry_read;
+	Datum		result = (Datum) 0;
+	bool		isnull = true;
+	int			rc;
+
+	for (int i = 0; i < 3; i++)
+	{
+		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "olink: SPI_connect failed");
+	olink_in_registry_read = true;
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args("SELECT olink._change_password($1, $2, $3)", 3,
+								   (Oid[]) {NAMEOID, TEXTOID, TEXTOID}, args, nulls, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "olink: _change_password failed: %s", SPI_result_code_string(rc));
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	PG_FINALLY();
+	{
+		olink_in_registry_read = saved;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
 }
 
 Datum

@@ -910,11 +910,14 @@ BEGIN
         RAISE EXCEPTION 'credential request % does not exist', id USING ERRCODE = 'undefined_object';
     END IF;
     IF expected IS NOT NULL AND rq.status <> ALL (string_to_array(expected, ',')) THEN
+        IF expected = 'approved' AND rq.status = 'requested' THEN
+            RAISE EXCEPTION 'credential request % is not approved', id
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'It must be approved first, by someone other than its requester.';
+        END IF;
         RAISE EXCEPTION 'credential request % is %', id, rq.status
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('This step needs a request that is %s.', replace(expected, ',', ' or ')),
-                  HINT = CASE WHEN expected = 'approved' AND rq.status = 'requested'
-                              THEN 'It must be approved first, by someone other than its requester.' END;
+                  DETAIL = format('This step needs a request that is %s.', replace(expected, ',', ' or '));
     END IF;
     RETURN rq;
 END
@@ -1095,8 +1098,12 @@ BEGIN
     ELSE
         EXECUTE format('ALTER ROLE %I LOGIN INHERIT', rq.login);
     END IF;
-    EXECUTE format('GRANT %s TO %I', cp.role, rq.login);
-    EXECUTE format('GRANT olink_counterpart TO %I', rq.login);
+    IF NOT pg_has_role(rq.login, cp.role, 'MEMBER') THEN
+        EXECUTE format('GRANT %s TO %I', cp.role, rq.login);
+    END IF;
+    IF NOT pg_has_role(rq.login, 'olink_counterpart', 'MEMBER') THEN
+        EXECUTE format('GRANT olink_counterpart TO %I', rq.login);
+    END IF;
     expires := @extschema@._set_password(rq.login, password, cp.name, attestation);
 
     SELECT c.credential_id INTO cred FROM @extschema@.credential c WHERE c.login = roleid;
@@ -1120,8 +1127,10 @@ BEGIN
 END
 $$;
 
--- 第6(2)(2)イ(オ): a new password for an active credential, by its holder or its manager
-CREATE FUNCTION @extschema@.change_password(login name, password text, attestation text DEFAULT NULL)
+-- 第6(2)(2)イ(オ): a new password for an active credential, by its holder or its manager.  The
+-- public function is in C: a holder calls it from its counterpart session, where olink's own
+-- tables are otherwise out of reach, and the C wrapper runs this body outside enforcement.
+CREATE FUNCTION @extschema@._change_password(login name, password text, attestation text)
 RETURNS timestamptz
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1155,6 +1164,11 @@ BEGIN
     RETURN expires;
 END
 $$;
+
+CREATE FUNCTION @extschema@.change_password(login name, password text, attestation text DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'olink_change_password'
+LANGUAGE C;
 
 -- 第6(2)(2)イ(ウ): the holder lost the qualification; new logins and live sessions end at commit
 CREATE FUNCTION @extschema@.revoke_credential(login name, reason text)
@@ -1784,6 +1798,7 @@ GRANT EXECUTE ON FUNCTION
   TO olink_credential_manager;
 -- a holder changes its own password (change_password checks that it is its own)
 GRANT EXECUTE ON FUNCTION @extschema@.change_password(name, text, text) TO olink_counterpart;
+GRANT EXECUTE ON FUNCTION @extschema@._change_password(name, text, text) TO olink_counterpart, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.lockouts() TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint)
