@@ -204,3 +204,8 @@ INSERT INTO reg.parted VALUES (1, 1);
 TRUNCATE reg.parted_1;
 TRUNCATE reg.parted;
 SELECT op, relation, after FROM olink.change_journal WHERE relation LIKE 'reg.parted%' ORDER BY journal_id;
+
+DROP EXTENSION olink CASCADE;
+DROP SCHEMA reg CASCADE;
+DROP OWNED BY pension, pension_clerk, audit_reader, someone_else, audit_owner;
+DROP ROLE pension, pension_clerk, audit_reader, someone_else, audit_owner;
