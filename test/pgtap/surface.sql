@@ -1,7 +1,7 @@
 -- The public surface: names, signatures, privileges.  Nothing is usable by PUBLIC; every
 -- SECURITY DEFINER function pins its search_path; settings have the contexts DESIGN.md gives.
 BEGIN;
-SELECT plan(49);
+SELECT plan(67);
 
 SELECT has_schema('olink');
 SELECT has_role('olink_admin');
@@ -14,7 +14,6 @@ SELECT has_function('olink', 'add_agreement', ARRAY['text', 'text', 'text[]', 't
                     'timestamp with time zone', 'text', 'text', 'text']);
 SELECT has_function('olink', 'protect', ARRAY['regclass', 'text']);
 SELECT has_function('olink', 'unprotect', ARRAY['regclass', 'text']);
-SELECT has_function('olink', 'add_credential', ARRAY['text', 'name']);
 SELECT has_function('olink', 'grant_access', ARRAY['text', 'regclass', 'text[]', 'text[]', 'text', 'text[]',
                     'timestamp with time zone', 'timestamp with time zone', 'bigint', 'bigint']);
 SELECT is(pg_get_function_result('olink.grant_access(text, regclass, text[], text[], text, text[], timestamptz, timestamptz, bigint, bigint)'::regprocedure),
@@ -96,6 +95,45 @@ SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.audit_durability'
 SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.queue_full'), 'superuser', 'olink.queue_full is superuser-only');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.audit_internal'), 'superuser', 'olink.audit_internal is superuser-only');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.database'), 'postmaster', 'olink.database is set at server start');
+
+-- the credential surface (DESIGN.md: names and argument types)
+SELECT has_function('olink', 'add_terminal', ARRAY['text', 'text', 'text', 'cidr[]', 'text', 'boolean', 'boolean']);
+SELECT has_function('olink', 'request_credential', ARRAY['text', 'name', 'text', 'text']);
+SELECT function_returns('olink', 'request_credential', ARRAY['text', 'name', 'text', 'text'], 'bigint');
+SELECT has_function('olink', 'approve_credential', ARRAY['bigint']);
+SELECT has_function('olink', 'issue_credential', ARRAY['bigint', 'text', 'text']);
+SELECT has_function('olink', 'revoke_credential', ARRAY['name', 'text']);
+SELECT has_function('olink', 'invalidate_password', ARRAY['name', 'text']);
+SELECT has_function('olink', 'invalidate_certificate', ARRAY['text', 'text']);
+SELECT has_function('olink', 'change_password', ARRAY['name', 'text', 'text']);
+SELECT has_function('olink', 'unlock_credential', ARRAY['name', 'text']);
+SELECT has_view('olink', 'terminals', 'registry view terminals');
+SELECT has_view('olink', 'credential_requests', 'view credential_requests');
+SELECT has_view('olink', 'credential_history', 'view credential_history');
+SELECT ok(NOT has_table_privilege('olink_credential_manager', 'olink.password_history', 'SELECT')
+          AND NOT has_table_privilege('olink_auditor', 'olink.password_history', 'SELECT')
+          AND NOT has_table_privilege('olink_admin', 'olink.password_history', 'SELECT'),
+          'no olink role reads password history');
+SELECT is_empty($$
+    SELECT a.attname FROM pg_attribute a
+     WHERE a.attrelid IN ('olink.credentials'::regclass, 'olink.credential_requests'::regclass,
+                          'olink.credential_history'::regclass, 'olink.terminals'::regclass)
+       AND a.attname ~ '(password$|secret|hash)' AND a.attnum > 0
+$$, 'no view a role can read carries password material');
+SELECT ok(has_function_privilege('olink_credential_manager', 'olink.approve_credential(bigint)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_admin', 'olink.approve_credential(bigint)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_counterpart', 'olink.issue_credential(bigint, text, text)', 'EXECUTE'),
+          'credential managers approve and issue; admins and counterparts do not');
+SELECT ok(has_function_privilege('olink_admin', 'olink.add_terminal(text, text, text, cidr[], text, boolean, boolean)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_auditor', 'olink.add_terminal(text, text, text, cidr[], text, boolean, boolean)', 'EXECUTE'),
+          'admins register terminals; auditors do not');
+SELECT is(array_agg(name || '=' || context ORDER BY name)::text,
+          '{olink.lockout_attempts=superuser,olink.lockout_duration=superuser,olink.max_credentials=postmaster,olink.max_terminals=postmaster,olink.password_history=superuser,olink.password_max_age=superuser,olink.password_min_classes=superuser,olink.password_min_length=superuser}',
+          'credential settings are superuser-only or set at server start')
+  FROM pg_settings WHERE name ~ '^olink\.(lockout|password|max_)';
+SELECT ok(NOT has_function_privilege('olink_credential_manager', 'olink._set_password(name, text, text, text)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_admin', 'olink._set_password(name, text, text, text)', 'EXECUTE'),
+          'only olink itself sets passwords');
 
 SELECT * FROM finish();
 ROLLBACK;
