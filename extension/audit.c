@@ -647,8 +647,13 @@ audit_client_auth(Port *port, int status)
 
 		session_known = true;
 		session_login_oid = roleid;
-		session_audited = OidIsValid(roleid) && OidIsValid(cprole) &&
-			is_member_of_role_nosuper(roleid, cprole);
+		/*
+		 * A registered credential is checked at the door even if someone
+		 * took it out of olink_counterpart.
+		 */
+		session_audited = (OidIsValid(roleid) && OidIsValid(cprole) &&
+						   is_member_of_role_nosuper(roleid, cprole)) ||
+			olink_auth_is_credential(roleid);
 
 		/*
 		 * olink enforces and audits only in its own database: a counterpart

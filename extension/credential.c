@@ -515,6 +515,20 @@ olink_credentials_changed(void)
 	registry_dirty = true;
 }
 
+/* is this login a registered credential (of any standing)?  For logins no longer in olink_counterpart */
+bool
+olink_auth_is_credential(Oid login)
+{
+	bool		found;
+
+	if (auth == NULL || !OidIsValid(login))
+		return false;
+	LWLockAcquire(auth->lock, LW_SHARED);
+	found = find_credential(login) != NULL;
+	LWLockRelease(auth->lock);
+	return found;
+}
+
 bool
 olink_auth_loaded(void)
 {

@@ -230,6 +230,7 @@ extern char *olink_auth_refusal;
 extern void olink_credential_init(void);
 extern void olink_credentials_changed(void);
 extern bool olink_auth_loaded(void);
+extern bool olink_auth_is_credential(Oid login);
 extern void olink_auth_load(void);
 extern void olink_auth_check(struct Port *port, int status, Oid login, char *terminal_out, size_t terminal_len);
 extern const char *olink_session_cut_off(void);
