@@ -148,14 +148,14 @@ SQL
 # --- the tax office ------------------------------------------------------------------------------
 section "5. Tax clerk, no purpose declared: refused" \
   "A counterpart session must say what it works for before it touches a protected table."
-counterpart tax_clerk1 demo-only-tax-clerk1 <<'SQL'
+counterpart tax_clerk1 Demo-Only-Tax-Clerk-1 <<'SQL'
 SELECT * FROM olink.session_status();
 SELECT count(*) FROM registry.residents;
 SQL
 
 section "6. Tax clerk, a purpose that is not in its agreement: refused" \
   "prefecture_tax's memorandum lists only 'tax-assessment'."
-counterpart tax_clerk1 demo-only-tax-clerk1 <<'SQL'
+counterpart tax_clerk1 Demo-Only-Tax-Clerk-1 <<'SQL'
 SET olink.purpose = 'welfare-benefit';
 SELECT count(*) FROM registry.residents;
 SQL
@@ -163,7 +163,7 @@ SQL
 section "7. Tax clerk under purpose 'tax-assessment' (declared in the startup options)" \
   "Granted: residents (resident_id, family_name, given_name, birth_date, district), all rows;" \
   "tax_assessments, all columns, rows with fiscal_year >= 2024.  Nothing else."
-counterpart tax_clerk1 demo-only-tax-clerk1 PGOPTIONS='-c olink.purpose=tax-assessment' <<'SQL'
+counterpart tax_clerk1 Demo-Only-Tax-Clerk-1 PGOPTIONS='-c olink.purpose=tax-assessment' <<'SQL'
 SELECT * FROM olink.session_status();
 \echo '-- granted columns: allowed'
 SELECT resident_id, family_name, given_name, birth_date, district
@@ -195,7 +195,7 @@ read -r in_id out_id <<<"$(dba -At -F ' ' -c "
 section "8. Welfare operator under purpose 'welfare-benefit' (declared with SET)" \
   "Granted, for the wards Chuo and Hanamigawa only: residents (resident_id, family_name," \
   "given_name, district, phone); welfare_benefits, all columns, SELECT and UPDATE."
-counterpart welfare_op1 demo-only-welfare-op1 <<SQL
+counterpart welfare_op1 Demo-Only-Welfare-Op-1 <<SQL
 SET olink.purpose = 'welfare-benefit';
 SELECT * FROM olink.session_status();
 \\echo '-- the row filter: only two of the six wards are visible'
@@ -251,8 +251,8 @@ seen() {
 printf '%-28s %14s %14s %14s\n' "SELECT count(*) FROM" "postgres" "tax_clerk1" "welfare_op1"
 for t in registry.residents registry.tax_assessments registry.welfare_benefits registry.households; do
   printf '%-28s %14s %14s %14s\n' "$t" "$(seen postgres '' '' "$t")" \
-    "$(seen tax_clerk1 demo-only-tax-clerk1 tax-assessment "$t")" \
-    "$(seen welfare_op1 demo-only-welfare-op1 welfare-benefit "$t")"
+    "$(seen tax_clerk1 Demo-Only-Tax-Clerk-1 tax-assessment "$t")" \
+    "$(seen welfare_op1 Demo-Only-Welfare-Op-1 welfare-benefit "$t")"
 done
 if [ -s "$work/errors" ]; then
   echo "unexpected errors (not refusals):"
@@ -284,7 +284,7 @@ SELECT login, purpose, outcome, count(*) FROM olink.access_log
 SELECT to_char(at, 'HH24:MI:SS') AS at, command, relations, sqlstate, left(message, 60) AS message
   FROM olink.access_log WHERE login = 'welfare_op1' AND outcome = 'denied' ORDER BY event_id;
 \\echo '-- logins and logouts of the welfare operator, and the failed login'
-SELECT kind, login, counterpart, client_addr, ssl, coalesce(reason, '') AS reason, statements
+SELECT kind, login, counterpart, client_addr, terminal, coalesce(reason, '') AS reason, statements
   FROM olink.connection_log WHERE login = 'welfare_op1' ORDER BY event_id;
 \\echo '-- the change journal: the one benefit the operator changed, before and after'
 SELECT op, login, counterpart, purpose, relation, key, before->'monthly_amount' AS before_amount,
@@ -292,6 +292,38 @@ SELECT op, login, counterpart, purpose, relation, key, before->'monthly_amount' 
   FROM olink.change_journal WHERE login = 'welfare_op1' ORDER BY journal_id;
 \\echo '-- tamper evidence: no findings'
 SELECT * FROM olink.verify_audit();
+SQL
+
+section "12. Revocation: the tax clerk leaves, and the live session ends at once" \
+  "The clerk has a session open, idle.  The credential manager revokes the credential: at the commit" \
+  "olink refuses new logins and cuts every live session of that login off; the clerk's next" \
+  "statement finds the connection gone.  Every step is in olink.credential_history."
+coproc CLERK { PGPASSWORD=Demo-Only-Tax-Clerk-1 PGOPTIONS='-c olink.purpose=tax-assessment' \
+  "$bindir/psql" -X -At -h 127.0.0.1 -p "$port" -U tax_clerk1 -d "$db" 2>&1; }
+# bash forgets a coprocess's descriptors when it ends: keep copies
+exec {clerk_out}<&"${CLERK[0]}" {clerk_in}>&"${CLERK[1]}"
+clerk_pid=$CLERK_PID
+echo "SELECT 'tax clerk session ' || pg_backend_pid() || ' is open';" >&"$clerk_in"
+read -r -t 10 line <&"$clerk_out" && echo "$line"
+dba <<SQL
+SET SESSION AUTHORIZATION city_credentials;
+SELECT olink.revoke_credential(login => 'tax_clerk1', reason => 'moved to another office');
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS tax_clerk_sessions_left FROM pg_stat_activity WHERE usename = 'tax_clerk1';
+SQL
+echo "SELECT 'still here';" >&"$clerk_in" 2>/dev/null || true
+while read -r -t 5 line <&"$clerk_out"; do echo "tax clerk's session: $line"; done
+exec {clerk_out}<&- {clerk_in}>&-
+wait "$clerk_pid" 2>/dev/null || true
+echo '$ psql -h 127.0.0.1 -U tax_clerk1 (a new login after the revocation)'
+PGPASSWORD=Demo-Only-Tax-Clerk-1 "$bindir/psql" -X -h 127.0.0.1 -p "$port" -U tax_clerk1 -d "$db" -c 'SELECT 1' 2>&1 || true
+dba <<SQL
+SELECT olink.flush_audit();
+\\echo '-- the history of the credential, and the refused login with the reason only the log sees'
+SELECT action, login, done_by, coalesce(reason, '') AS reason FROM olink.credential_history
+ WHERE login IN ('tax_clerk1', 'tax-office-pc-1') ORDER BY event_id;
+SELECT kind, login, terminal, coalesce(reason, '') AS reason FROM olink.connection_log
+ WHERE login = 'tax_clerk1' ORDER BY event_id DESC LIMIT 2;
 SQL
 
 if [ -s "$work/errors" ]; then

@@ -71,21 +71,37 @@ SELECT olink.add_agreement(
                       'contract, and the contractor delivers a certificate of erasure to the city.',
     other_measures => 'Work is done only at the contractor''s registered office; no copies to personal devices.');
 
--- Individual logins (credentials), one per person, bound to their counterpart.
+-- Clause 6(2)(2)(b)(i)-(ii): individual logins (credentials), one per person, through the
+-- workflow: a request, approval by the counterpart's credential manager (never by the requester),
+-- then issue, which makes the login, puts it in the counterpart's group and sets its password under
+-- olink's password policy.  The DBA files the requests; the managers approve and issue.
 DO $roles$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tax_clerk1') THEN
-        CREATE ROLE tax_clerk1 LOGIN PASSWORD 'demo-only-tax-clerk1';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'welfare_op1') THEN
-        CREATE ROLE welfare_op1 LOGIN PASSWORD 'demo-only-welfare-op1';
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'city_credentials') THEN
+        CREATE ROLE city_credentials NOLOGIN IN ROLE olink_credential_manager;
     END IF;
 END
 $roles$;
-SELECT olink._adopt_credential(counterpart => 'prefecture_tax', login => 'tax_clerk1');
-SELECT olink.add_terminal(counterpart => 'prefecture_tax', name => 'prefecture_tax-local', manager => 'operations desk', addresses => '{}', local_connections => true);
-SELECT olink._adopt_credential(counterpart => 'welfare_contractor', login => 'welfare_op1');
-SELECT olink.add_terminal(counterpart => 'welfare_contractor', name => 'welfare_contractor-local', manager => 'operations desk', addresses => '{}', local_connections => true);
+SELECT olink.designate_credential_manager(counterpart => 'prefecture_tax', manager => 'city_credentials');
+SELECT olink.designate_credential_manager(counterpart => 'welfare_contractor', manager => 'city_credentials');
+SELECT olink.request_credential(counterpart => 'prefecture_tax', login => 'tax_clerk1',
+                                holder => 'Tax clerk no. 1', requested_by => 'Head of the prefectural tax office') AS tax_request \gset
+SELECT olink.request_credential(counterpart => 'welfare_contractor', login => 'welfare_op1',
+                                holder => 'Operator no. 1', requested_by => 'Contractor''s site manager') AS welfare_request \gset
+SET SESSION AUTHORIZATION city_credentials;
+SELECT olink.approve_credential(:tax_request);
+SELECT olink.approve_credential(:welfare_request);
+SELECT olink.issue_credential(:tax_request, 'Demo-Only-Tax-Clerk-1');
+SELECT olink.issue_credential(:welfare_request, 'Demo-Only-Welfare-Op-1');
+RESET SESSION AUTHORIZATION;
+
+-- Clauses 6(2)(1)(a) and 7(1)(c): the terminals each counterpart may connect from, with the person
+-- responsible.  In the demo every client is 127.0.0.1, which stands for a dedicated line (a terminal
+-- on a public line would also need TLS, and may require its client certificate).
+SELECT olink.add_terminal(counterpart => 'prefecture_tax', name => 'tax-office-pc-1', manager => 'Tax office IT officer',
+                          addresses => '{127.0.0.1/32}', dedicated_line => true);
+SELECT olink.add_terminal(counterpart => 'welfare_contractor', name => 'contractor-office-pc-1',
+                          manager => 'Contractor''s site manager', addresses => '{127.0.0.1/32}', dedicated_line => true);
 
 -- Clause 6(2)(2)(a): access qualifications.
 -- The tax office: who the residents are (no phone, no kana, no household), and the assessments of

@@ -909,12 +909,19 @@ olink_auth_check(Port *port, int status, Oid login, char *terminal_out, size_t t
 														 psprintf("the password expired at %s", timestamptz_to_str(vu)));
 		}
 		LWLockAcquire(auth->lock, LW_SHARED);
-		if (find_credential(login) == NULL)
 		{
+			AuthCredential *c = find_credential(login);
+			char		status = c ? c->status : 0;
+
 			LWLockRelease(auth->lock);
-			return;
+			/* a revoked or invalidated credential has no password: no guessing to count */
+			if (status == 'r' || status == 'p')
+				olink_auth_refusal = MemoryContextStrdup(TopMemoryContext, status == 'r' ?
+														 "the credential is revoked" :
+														 "the credential's password is invalidated");
+			if (status != 'a')
+				return;
 		}
-		LWLockRelease(auth->lock);
 
 		LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 		l = lockout_entry(login, true);
