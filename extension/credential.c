@@ -489,6 +489,9 @@ publish(AuthCopy *copy)
 		victims[nvictims++] = slot->pid;
 	}
 	LWLockRelease(auth->lock);
+	/* olink dropped: its check-outs go with it */
+	if (!copy->loaded)
+		olink_checkout_reset();
 
 	for (int i = 0; i < nvictims; i++)
 	{

@@ -489,10 +489,13 @@ olink_journal(PG_FUNCTION_ARGS)
 		before = td->tg_trigtuple;
 	}
 
-	if (!appender_open)
-		open_appender();
 	desc = RelationGetDescr(rel);
 	j = journaled_rel(rel);
+	/* 第7(2)(1)イ: a record checked out by someone else is not changed */
+	if (before != NULL)
+		olink_checkout_check(rel, j->nkey, j->key, before);
+	if (!appender_open)
+		open_appender();
 
 	if (login_name == NULL || login_oid != GetSessionUserId())
 	{

@@ -1574,6 +1574,61 @@ SELECT t.terminal_id, c.name AS counterpart, t.name, t.manager, t.addresses,
   FROM @extschema@.terminal t JOIN @extschema@.counterpart c USING (counterpart_id);
 
 /*
+ * Check-out locks (第7(2)(1)イ, checkout.c): while a record is checked out, nobody but its holder
+ * updates or deletes it.  A check-out is this row; the shared-memory table the write path reads
+ * follows it.  Rows are kept when a check-out ends, as the record of who held what.
+ */
+CREATE TABLE @extschema@.checkout_lock (
+    lock_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    relid           regclass NOT NULL,
+    key             jsonb NOT NULL,
+    key_hash        bigint NOT NULL,        -- of the canonical key: what the write path looks up
+    holder          name NOT NULL,          -- the session user that checked it out
+    holder_oid      oid NOT NULL,
+    counterpart_id  bigint REFERENCES @extschema@.counterpart,
+    checked_out_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at      timestamptz NOT NULL,
+    released_at     timestamptz,
+    released_by     name,
+    release_kind    text CHECK (release_kind IN ('checkin', 'forced')),
+    release_reason  text,
+    CHECK ((released_at IS NULL) = (release_kind IS NULL)),
+    CHECK (release_kind IS DISTINCT FROM 'forced' OR release_reason IS NOT NULL)
+);
+CREATE INDEX ON @extschema@.checkout_lock (expires_at) WHERE released_at IS NULL;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.checkout_lock', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.checkout_lock', 'lock_id'), '');
+CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.checkout_lock
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.checkout_lock
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
+
+CREATE FUNCTION @extschema@.checkout(relation regclass, key jsonb, ttl interval,
+                                     wait interval DEFAULT '0')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'olink_checkout'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.checkin(lock_id bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'olink_checkin'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.force_release(lock_id bigint, reason text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'olink_force_release'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW @extschema@.locks AS
+SELECT l.lock_id, l.relid AS relation, l.key, l.holder, c.name AS counterpart, l.checked_out_at, l.expires_at,
+       CASE WHEN l.release_kind = 'checkin' THEN 'checked in'
+            WHEN l.release_kind = 'forced' THEN 'released'
+            WHEN l.expires_at <= pg_catalog.now() THEN 'expired'
+            ELSE 'held' END AS state,
+       l.released_at, l.released_by, l.release_reason
+  FROM @extschema@.checkout_lock l LEFT JOIN @extschema@.counterpart c USING (counterpart_id);
+
+/*
  * The audit store (audit.c, audit_worker.c, journal.c, chain.c).
  *
  * Access and connection events leave each backend through a shared-memory queue and are written
@@ -1800,6 +1855,11 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION @extschema@.change_password(name, text, text) TO olink_counterpart;
 GRANT EXECUTE ON FUNCTION @extschema@._change_password(name, text, text) TO olink_counterpart, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.lockouts() TO olink_admin, olink_auditor;
+-- check-outs: counterparts and administrators; internal clerks are granted EXECUTE by the DBA
+GRANT EXECUTE ON FUNCTION @extschema@.checkout(regclass, jsonb, interval, interval),
+    @extschema@.checkin(bigint) TO olink_counterpart, olink_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.force_release(bigint, text) TO olink_admin;
+GRANT SELECT ON @extschema@.locks TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint)
   TO olink_counterpart;

@@ -163,6 +163,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	olink_credential_init();
+	olink_checkout_init();
 	MarkGUCPrefixReserved("olink");
 
 	olink_queue_init();

@@ -236,6 +236,11 @@ extern void olink_auth_check(struct Port *port, int status, Oid login, char *ter
 extern const char *olink_session_cut_off(void);
 extern void olink_annotate_cut_off(struct ErrorData *edata);
 
+/* checkout.c */
+extern void olink_checkout_init(void);
+extern void olink_checkout_reset(void);
+extern void olink_checkout_check(Relation rel, int nkey, const AttrNumber *attnums, struct HeapTupleData *oldtup);
+
 /* audit.c */
 extern void olink_audit_init(void);
 extern void olink_event_init(OlinkEventBuilder *b, OlinkEventKind kind);
