@@ -1,7 +1,8 @@
 # Logins over TCP with scram-sha-256: a wrong password is in connection_log as 'refused' with the
-# reason; a right one gives 'login', then 'logout' with the session's statement count.  A login
-# that does not exist is on record as refused too, and a counterpart that is suspended gets in
-# (login, logout) with each statement denied.
+# reason (and its place in the lockout count); a right one gives 'login', from the counterpart's
+# terminal, then 'logout' with the session's statement count.  A login that does not exist is on
+# record as refused too, and a login of a suspended counterpart is refused at the door, the client
+# told no more than for a wrong password.
 use strict;
 use warnings;
 use FindBin;
@@ -15,7 +16,7 @@ my $node = olink_node('login', conf => "listen_addresses = '127.0.0.1'\n");
 olink_counterpart($node, 'clerk');
 $node->safe_psql('postgres', q{
 SET password_encryption = 'scram-sha-256';
-ALTER ROLE clerk PASSWORD 'Right-Pass-1';
+SELECT olink.change_password('clerk', 'Right-Pass-1');
 });
 # password over TCP, trust on the socket (for the test's own connections)
 open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die;
@@ -45,17 +46,18 @@ $node->safe_psql('postgres', 'SELECT olink.flush_audit()');
 
 my $rows = $node->safe_psql(
 	'postgres', q{
-SELECT kind, login, client_addr, application_name, coalesce(reason, ''), coalesce(statements::text, '')
+SELECT kind, login, client_addr, application_name, coalesce(terminal, ''), coalesce(reason, ''),
+       coalesce(statements::text, '')
   FROM olink.connection_log ORDER BY event_id});
 my @rows = split /\n/, $rows;
 note $rows;
 is(scalar(@rows), 4, 'four connection events');
-like($rows[0], qr/^refused\|clerk\|127\.0\.0\.1\|login-test\|password authentication failed for user "clerk"\|$/,
-	'the wrong password: refused, with login, address and reason');
-like($rows[1], qr/^refused\|nobody\|127\.0\.0\.1\|login-test\|password authentication failed for user "nobody"\|$/,
+is($rows[0], 'refused|clerk|127.0.0.1|login-test||password authentication failed for user "clerk": failed login 1 of 5|',
+	'the wrong password: refused, with login, address, reason and the lockout count');
+is($rows[1], 'refused|nobody|127.0.0.1|login-test||password authentication failed for user "nobody"|',
 	'the unknown login: refused, with the reason');
-is($rows[2], 'login|clerk|127.0.0.1|login-test||', 'the right password: login');
-like($rows[3], qr/^logout\|clerk\|127\.0\.0\.1\|login-test\|\|\d+$/, 'then logout, with a statement count');
+is($rows[2], 'login|clerk|127.0.0.1|login-test|pension-test||', 'the right password: login, from its terminal');
+like($rows[3], qr/^logout\|clerk\|127\.0\.0\.1\|login-test\|pension-test\|\|\d+$/, 'then logout, with a statement count');
 my ($count) = $rows[3] =~ /\|(\d+)$/;
 my $logged = $node->safe_psql(
 	'postgres', q{
@@ -72,18 +74,23 @@ is( $node->safe_psql('postgres', q{
 SELECT count(*) FROM olink.connection_log WHERE reason ~ 'Wrong-Pass|Right-Pass'}),
 	'0', 'no password in the connection log');
 
-# a login that authenticates but whose counterpart is suspended: in, and refused each statement
+# a login of a suspended counterpart: refused at the door, with the right password; the client is
+# told what a wrong password would tell it, the connection log says why
 $node->safe_psql('postgres', q{SELECT olink.suspend_counterpart('pension', 'audit test')});
 ($ret, $out, $err) = tcp_psql("$tcp user=clerk password=Right-Pass-1", 'SELECT name FROM reg.people WHERE id = 2');
-like($err, qr/counterpart "pension" is suspended/, 'a suspended counterpart is refused');
+isnt($ret, 0, 'a login of a suspended counterpart is refused');
+like($err, qr/password authentication failed for user "clerk"/, 'with the message of a wrong password');
+unlike($err, qr/suspend/, 'the client is not told why');
 $node->safe_psql('postgres', 'SELECT olink.flush_audit()');
 is( $node->safe_psql('postgres', q{
 SELECT string_agg(kind, ',' ORDER BY event_id) FROM olink.connection_log WHERE login = 'clerk'}),
-	'refused,login,logout,login,logout', 'its login and logout are on record');
+	'refused,login,logout,refused', 'the refusal is on record after the earlier login and logout');
 is( $node->safe_psql('postgres', q{
-SELECT outcome || ':' || sqlstate FROM olink.access_log
- WHERE login = 'clerk' AND message = 'counterpart "pension" is suspended'}),
-	'denied:42501', 'and its refused statement');
+SELECT reason FROM olink.connection_log WHERE login = 'clerk' ORDER BY event_id DESC LIMIT 1}),
+	'the counterpart is suspended', 'with its reason');
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM olink.access_log WHERE login = 'clerk' AND message LIKE '%suspended%'}),
+	'0', 'and no statement of it ran');
 
 # a counterpart login to another database, where olink neither enforces nor audits: refused
 $node->safe_psql('postgres', 'CREATE DATABASE elsewhere');
