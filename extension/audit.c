@@ -56,6 +56,7 @@
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
+#include "commands/prepare.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -258,11 +259,14 @@ static void
 remember_secret(const char *start, const char *end)
 {
 	/* the quotes and an E prefix are not part of it; short strings would scrub too much */
-	while (start < end && (*start == '\'' || *start == 'E' || *start == 'e' || *start == '$'))
+	if (end - start >= 2 && (*start == 'E' || *start == 'e') && start[1] == '\'')
 		start++;
-	while (end > start && (end[-1] == '\'' || end[-1] == '$'))
+	if (end - start >= 2 && *start == '\'' && end[-1] == '\'')
+	{
+		start++;
 		end--;
-	if (end - start < 4)
+	}
+	if (end - start < 4 || strspn(start, "*") >= (size_t) (end - start))
 		return;
 	secrets = lappend(secrets, pnstrdup(start, end - start));
 }
@@ -278,18 +282,23 @@ scrub_secrets(char *text)
 	foreach(lc, secrets)
 	{
 		const char *secret = lfirst(lc);
-		char	   *hit;
+		size_t		len = strlen(secret);
+		const char *from = text;
+		const char *hit;
+		StringInfoData out;
 
-		while ((hit = strstr(text, secret)) != NULL)
+		if (strstr(text, secret) == NULL)
+			continue;
+		/* one pass, resuming after each hit: the mask never matches again */
+		initStringInfo(&out);
+		while ((hit = strstr(from, secret)) != NULL)
 		{
-			StringInfoData out;
-
-			initStringInfo(&out);
-			appendBinaryStringInfo(&out, text, hit - text);
+			appendBinaryStringInfo(&out, from, hit - from);
 			appendStringInfoString(&out, "********");
-			appendStringInfoString(&out, hit + strlen(secret));
-			text = out.data;
+			from = hit + len;
 		}
+		appendStringInfoString(&out, from);
+		text = out.data;
 	}
 	return text;
 }
@@ -337,6 +346,54 @@ olink_redact(const char *sql, int len)
 	return redact(sql, len);
 }
 
+/* the names of olink's functions that take a password */
+static const char *const password_functions[] = {
+	"issue_credential", "change_password", "set_password", NULL
+};
+
+/*
+ * Does the statement call a password function, by any spelling (quoted,
+ * U&"..." escapes aside), or EXECUTE a prepared statement that does?
+ */
+static bool
+calls_password_function(const char *sql, int len)
+{
+	char	   *s = pnstrdup(sql, len);
+	const char *p = s;
+
+	for (int i = 0; password_functions[i] != NULL; i++)
+		if (strcasestr(s, password_functions[i]) != NULL)
+			return true;
+	/* EXECUTE name [(...)]: the prepared statement's own text decides */
+	while (*p && (isspace((unsigned char) *p) || *p == '('))
+		p++;
+	if (pg_strncasecmp(p, "execute", 7) == 0 && isspace((unsigned char) p[7]))
+	{
+		const char *name = p + 7;
+		const char *e;
+		PreparedStatement *ps;
+
+		while (*name && isspace((unsigned char) *name))
+			name++;
+		e = name;
+		while (*e && (isalnum((unsigned char) *e) || *e == '_' || IS_HIGHBIT_SET(*e)))
+			e++;
+		if (e > name)
+		{
+			char	   *n = pnstrdup(name, e - name);
+
+			for (char *q = n; *q; q++)
+				*q = pg_ascii_tolower((unsigned char) *q);
+			ps = FetchPreparedStatement(n, false);
+			if (ps != NULL && ps->plansource != NULL && ps->plansource->query_string != NULL)
+				for (int i = 0; password_functions[i] != NULL; i++)
+					if (strcasestr(ps->plansource->query_string, password_functions[i]) != NULL)
+						return true;
+		}
+	}
+	return false;
+}
+
 static char *
 redact(const char *sql, int len)
 {
@@ -346,10 +403,18 @@ redact(const char *sql, int len)
 	bool		after_password = false;
 	bool		in_password_call = false;
 	/* in change_password(login, ...), the login is not a secret */
-	bool		login_call = false;
-	int			call_literals = 0;
+	bool		whole;
+	int			expect_login = 0;	/* 1: after change_password, 2: after its "(" */
 	bool		after_arrow = false;
 	bool		after_login_word = false;
+
+	/*
+	 * A statement that calls a password function anywhere (or executes a
+	 * prepared statement that does) has every literal hidden, wherever it
+	 * stands (WITH x AS (SELECT '...')), but the login of change_password.
+	 */
+	whole = calls_password_function(sql, len);
+	in_password_call = whole;
 
 	initStringInfo(&out);
 	while (p < end)
@@ -415,8 +480,7 @@ redact(const char *sql, int len)
 					p++;
 			}
 			if (in_password_call && !after_password &&
-				((after_arrow && after_login_word) ||
-				 (login_call && call_literals == 0 && !after_arrow)))
+				((after_arrow && after_login_word) || expect_login == 2))
 				appendBinaryStringInfo(&out, tok, p - tok);
 			else if (after_password || in_password_call)
 			{
@@ -439,7 +503,7 @@ redact(const char *sql, int len)
 				appendBinaryStringInfo(&out, tok, p - tok);
 			after_password = false;
 			after_arrow = after_login_word = false;
-			call_literals++;
+			expect_login = 0;
 			continue;
 		}
 		if (*p == '$')
@@ -492,6 +556,17 @@ redact(const char *sql, int len)
 			}
 			appendBinaryStringInfo(&out, tok, p - tok);
 			after_password = false;
+			expect_login = 0;
+			/* "change_password": a quoted name is still the function */
+			if (p - tok >= 2 && (word_is(tok + 1, p - tok - 2, "change_password") ||
+								 word_is(tok + 1, p - tok - 2, "_change_password")))
+			{
+				in_password_call = true;
+				expect_login = 1;
+			}
+			else if (p - tok >= 2 && (word_is(tok + 1, p - tok - 2, "issue_credential") ||
+									  word_is(tok + 1, p - tok - 2, "_set_password")))
+				in_password_call = true;
 			continue;
 		}
 		if (isalpha((unsigned char) *p) || *p == '_' || IS_HIGHBIT_SET(*p))
@@ -501,13 +576,15 @@ redact(const char *sql, int len)
 				p++;
 			appendBinaryStringInfo(&out, tok, p - tok);
 			after_arrow = false;
+			expect_login = 0;
 			after_login_word = word_is(tok, p - tok, "login");
 			if (word_is(tok, p - tok, "password"))
 				after_password = true;
-			else if (word_is(tok, p - tok, "change_password"))
+			else if (word_is(tok, p - tok, "change_password") ||
+					 word_is(tok, p - tok, "_change_password"))
 			{
-				in_password_call = login_call = true;
-				call_literals = 0;
+				in_password_call = true;
+				expect_login = 1;
 			}
 			else if (word_is(tok, p - tok, "issue_credential") ||
 					 word_is(tok, p - tok, "set_password") ||
@@ -526,7 +603,8 @@ redact(const char *sql, int len)
 			continue;
 		}
 		if (*p == ';')
-			in_password_call = login_call = false;
+			in_password_call = whole;
+		expect_login = (*p == '(' && expect_login == 1) ? 2 : 0;
 		after_arrow = after_login_word = false;
 		appendStringInfoChar(&out, *p);
 		p++;
@@ -538,8 +616,16 @@ redact(const char *sql, int len)
 static bool
 may_hold_password(const char *s)
 {
-	return s != NULL &&
-		(strcasestr(s, "password") != NULL || strcasestr(s, "issue_credential") != NULL);
+	const char *p = s;
+
+	if (s == NULL)
+		return false;
+	if (strcasestr(s, "password") != NULL || strcasestr(s, "issue_credential") != NULL)
+		return true;
+	/* EXECUTE of a prepared statement that may set one */
+	while (*p && isspace((unsigned char) *p))
+		p++;
+	return pg_strncasecmp(p, "execute", 7) == 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -656,17 +742,11 @@ audit_client_auth(Port *port, int status)
 			olink_auth_is_credential(roleid);
 
 		/*
-		 * olink enforces and audits only in its own database: a counterpart
-		 * login anywhere else would be neither.  The refusal reaches the
+		 * Database (olink enforces and audits only in its own), terminal,
+		 * certificate, lockout, standing: refused here with a FATAL that
+		 * says no more than a wrong password would, the reason reaching the
 		 * connection log through audit_emit_log.
 		 */
-		if (session_audited && olink_database != NULL &&
-			strcmp(port->database_name, olink_database) != 0)
-			ereport(FATAL,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("counterpart login \"%s\" may connect only to database \"%s\"",
-							port->user_name, olink_database)));
-		/* terminal, certificate, lockout, standing: refused here with a FATAL */
 		if (session_audited)
 			olink_auth_check(port, status, roleid, session_terminal, sizeof(session_terminal));
 		if (session_audited || olink_audit_connections == OLINK_AUDIT_CONNECTIONS_ALL)
@@ -1025,7 +1105,8 @@ collect_range_table(List *rtable)
 void
 olink_audit_note_range_table(List *rtable)
 {
-	if (pending.active)
+	/* olink's own queries (the registry, check-outs) are not the statement's */
+	if (pending.active && !olink_in_registry_read)
 		collect_range_table(rtable);
 }
 
@@ -1269,7 +1350,7 @@ audit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			}
 		}
 	}
-	if (pending.active)
+	if (pending.active && !olink_in_registry_read)
 		collect_range_table(queryDesc->plannedstmt->rtable);
 
 	audit_depth++;
@@ -1384,6 +1465,20 @@ audit_emit_log(ErrorData *edata)
 			edata->context = scrub_secrets(edata->context);
 			edata->internalquery = scrub_secrets(edata->internalquery);
 		}
+		/*
+		 * The values of an extended-protocol statement that sets a password
+		 * (log_statement's DETAIL, an error's CONTEXT): hidden.
+		 */
+		if (may_hold_password(debug_query_string) &&
+			calls_password_function(debug_query_string, strlen(debug_query_string)))
+		{
+			if (edata->detail && strncmp(edata->detail, "parameters: ", 12) == 0)
+				edata->detail = "parameters: hidden by olink, the statement sets a password";
+			if (edata->detail_log && strncmp(edata->detail_log, "parameters: ", 12) == 0)
+				edata->detail_log = "parameters: hidden by olink, the statement sets a password";
+			if (edata->context && strstr(edata->context, "with parameters: ") != NULL)
+				edata->context = "extended query with parameters hidden by olink, the statement sets a password";
+		}
 		if (!edata->hide_stmt && may_hold_password(debug_query_string))
 		{
 			char	   *redacted = olink_redact(debug_query_string, strlen(debug_query_string));
@@ -1395,10 +1490,12 @@ audit_emit_log(ErrorData *edata)
 			 */
 			if (strcmp(redacted, debug_query_string) != 0)
 			{
+				/* the server log shows detail_log instead of detail: keep both */
+				const char *prior = edata->detail_log ? edata->detail_log : edata->detail;
+
 				edata->hide_stmt = true;
 				edata->detail_log = psprintf("%s%sstatement: %s",
-											 edata->detail_log ? edata->detail_log : "",
-											 edata->detail_log ? "\n" : "",
+											 prior ? prior : "", prior ? "\n" : "",
 											 redacted);
 			}
 		}

@@ -541,12 +541,28 @@ refresh_credentials(void)
 	if (olink_auth_loaded() || !TimestampDifferenceExceeds(last_try, now, 1000))
 		return;
 	last_try = now;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	olink_auth_load();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	/*
+	 * A registry that does not fit olink.max_credentials or max_terminals
+	 * after a restart with smaller settings: said in the log, counterpart
+	 * logins stay refused, and the audit goes on.
+	 */
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		olink_auth_load();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(TopMemoryContext);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
 }
 
 /* the strings of an event, NULL-terminated copies */

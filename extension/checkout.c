@@ -345,9 +345,7 @@ static void
 ensure_loaded(void)
 {
 	int			rc;
-	bool		saved = olink_in_registry_read;
-	Oid			save_userid;
-	int			save_sec_context;
+	OlinkOwnQuery own;
 	int			n;
 	CheckoutEntry *rows;
 
@@ -355,9 +353,7 @@ ensure_loaded(void)
 		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	olink_in_registry_read = true;
+	olink_own_enter(&own);
 	PG_TRY();
 	{
 		rc = SPI_execute("SELECT relid::oid, key_hash, lock_id, holder_oid, holder, expires_at "
@@ -367,12 +363,13 @@ ensure_loaded(void)
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "olink: could not read the check-outs: %s", SPI_result_code_string(rc));
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		olink_in_registry_read = saved;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		olink_own_abort(&own);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	olink_own_leave(&own);
 	n = (int) SPI_processed;
 	rows = palloc0(sizeof(CheckoutEntry) * (n + 1));
 	for (int i = 0; i < n; i++)
@@ -504,26 +501,23 @@ olink_checkout_check(Relation rel, int nkey, const AttrNumber *attnums, HeapTupl
 static void
 own_query(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
 {
-	bool		saved = olink_in_registry_read;
-	Oid			save_userid;
-	int			save_sec_context;
+	OlinkOwnQuery own;
 	int			rc;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	olink_in_registry_read = true;
+	olink_own_enter(&own);
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 		if (rc != expect)
 			elog(ERROR, "olink: query failed (%s): %s", SPI_result_code_string(rc), sql);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		olink_in_registry_read = saved;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		olink_own_abort(&own);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	olink_own_leave(&own);
 }
 
 static bool

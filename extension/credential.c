@@ -64,6 +64,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/formatting.h"
 #include "utils/guc.h"
 #include "utils/inet.h"
 #include "utils/lsyscache.h"
@@ -137,6 +138,9 @@ typedef struct SessionSlot
 	int64		terminal_id;
 	bool		has_certificate;
 	uint8		fingerprint[FINGERPRINT_LEN];
+	bool		network;		/* else a Unix socket */
+	bool		ssl;
+	AuthCidr	client;
 	TimestampTz since;
 	volatile bool cut_off;
 	char		reason[128];
@@ -317,8 +321,7 @@ read_registry(void)
 	Oid			nsp = get_namespace_oid("olink", true);
 	SPITupleTable *tt;
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec_context;
+	OlinkOwnQuery own;
 
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("terminal", nsp)) ||
 		!OidIsValid(get_relname_relid("credential", nsp)))
@@ -326,9 +329,7 @@ read_registry(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	olink_in_registry_read = true;
+	olink_own_enter(&own);
 	PG_TRY();
 	{
 		tt = latest_query("SELECT cr.login::oid, cr.credential_id, cr.counterpart_id, "
@@ -398,12 +399,13 @@ read_registry(void)
 		}
 		copy->loaded = true;
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		olink_in_registry_read = false;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		olink_own_abort(&own);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	olink_own_leave(&own);
 	SPI_finish();
 	return copy;
 }
@@ -425,6 +427,8 @@ find_terminal(int64 terminal_id)
 			return &auth->terminals[i];
 	return NULL;
 }
+
+static bool cidr_contains(const AuthCidr *net, const AuthCidr *host);
 
 /* why a live session no longer stands, under the published copy; NULL if it does */
 static const char *
@@ -448,6 +452,21 @@ slot_standing(SessionSlot *slot)
 	if (slot->has_certificate &&
 		(t->certificate != 'v' || memcmp(t->fingerprint, slot->fingerprint, FINGERPRINT_LEN) != 0))
 		return "its client certificate was invalidated";
+	if (!slot->has_certificate && t->certificate != 0)
+		return "its terminal now requires a client certificate";
+	if (slot->network)
+	{
+		bool		matched = false;
+
+		for (int k = 0; k < t->naddresses && !matched; k++)
+			matched = cidr_contains(&t->addresses[k], &slot->client);
+		if (!matched)
+			return "its terminal no longer includes its address";
+		if (!t->dedicated_line && !slot->ssl)
+			return "its terminal now requires TLS";
+	}
+	else if (!t->local_connections)
+		return "its terminal no longer allows local connections";
 	return NULL;
 }
 
@@ -462,7 +481,7 @@ publish(AuthCopy *copy)
 	pid_t	   *victims;
 	int			nvictims = 0;
 
-	victims = palloc(sizeof(pid_t) * slot_count());
+	victims = palloc(sizeof(pid_t) * slot_count() * 2);
 	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 	auth->loaded = copy->loaded;
 	auth->ncredentials = copy->ncredentials;
@@ -487,6 +506,25 @@ publish(AuthCopy *copy)
 		pg_write_barrier();
 		slot->cut_off = true;
 		victims[nvictims++] = slot->pid;
+	}
+
+	/*
+	 * Sessions of a credential's login that never passed the door: they
+	 * logged in before the login was registered (or while no copy was in
+	 * place and it was not in olink_counterpart).  They go too.
+	 */
+	for (int i = 0; i < MaxBackends && i < auth->nslots; i++)
+	{
+		PGPROC	   *proc = &ProcGlobal->allProcs[i];
+		int			pid = proc->pid;
+		AuthCredential *c;
+
+		if (pid == 0 || pid == MyProcPid || auth->slots[i].pid == pid)
+			continue;
+		c = find_credential(proc->roleId);
+		if (c == NULL)
+			continue;
+		victims[nvictims++] = pid;
 	}
 	LWLockRelease(auth->lock);
 	/* olink dropped: its check-outs go with it */
@@ -561,6 +599,8 @@ credential_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 			if (registry_dirty && auth != NULL)
 			{
+				/* the last statement's own changes, in autocommit too */
+				CommandCounterIncrement();
 				if (OidIsValid(get_namespace_oid("olink", true)))
 					lock_rebuild();
 				{
@@ -582,7 +622,7 @@ credential_xact_callback(XactEvent event, void *arg)
 			if (registry_dirty)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot prepare a transaction that changed olink's credentials, counterparts or terminals")));
+						 errmsg("cannot prepare a transaction that changed olink's registry")));
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -738,6 +778,9 @@ admit(Port *port, Oid login, TimestampTz valid_until, char *terminal_out, size_t
 	bool		has_fp;
 	AuthTerminal *admitted = NULL;
 
+	/* olink enforces and audits only in its own database */
+	if (olink_database != NULL && strcmp(port->database_name, olink_database) != 0)
+		return psprintf("counterpart logins may connect only to database \"%s\"", olink_database);
 	if (!auth->loaded)
 		return pstrdup("olink has not loaded its registry (the audit worker loads it at start, in olink.database)");
 	c = find_credential(login);
@@ -813,6 +856,9 @@ admit(Port *port, Oid login, TimestampTz valid_until, char *terminal_out, size_t
 		slot->terminal_id = admitted->terminal_id;
 		slot->has_certificate = admitted->certificate != 0;
 		memcpy(slot->fingerprint, fp, FINGERPRINT_LEN);
+		slot->network = network;
+		slot->ssl = port->ssl_in_use;
+		slot->client = client;
 		slot->since = MyStartTimestamp;
 		slot->reason[0] = '\0';
 		slot->cut_off = false;
@@ -833,6 +879,28 @@ release_slot(int code, Datum arg)
 		LWLockRelease(auth->lock);
 		my_slot = NULL;
 	}
+}
+
+/* does the client come from a place where one of the counterpart's terminals is?  Lock held */
+static bool
+at_a_terminal(Port *port, int64 counterpart_id)
+{
+	AuthCidr	client;
+	bool		network = client_cidr(port, &client);
+
+	for (int i = 0; i < auth->nterminals; i++)
+	{
+		AuthTerminal *t = &auth->terminals[i];
+
+		if (t->counterpart_id != counterpart_id)
+			continue;
+		if (!network && t->local_connections)
+			return true;
+		for (int k = 0; network && k < t->naddresses; k++)
+			if (cidr_contains(&t->addresses[k], &client))
+				return true;
+	}
+	return false;
 }
 
 /* what a refused client is told: what PostgreSQL itself says for a wrong password */
@@ -907,16 +975,32 @@ olink_auth_check(Port *port, int status, Oid login, char *terminal_out, size_t t
 		{
 			TimestampTz vu = role_valid_until(login);
 
+			/* PostgreSQL refuses an expired login whatever the password: nothing to count */
 			if (vu != 0 && vu < now)
+			{
 				olink_auth_refusal = MemoryContextStrdup(TopMemoryContext,
 														 psprintf("the password expired at %s", timestamptz_to_str(vu)));
+				return;
+			}
 		}
 		LWLockAcquire(auth->lock, LW_SHARED);
 		{
 			AuthCredential *c = find_credential(login);
 			char		status = c ? c->status : 0;
+			bool		from_terminal = c != NULL && at_a_terminal(port, c->counterpart_id);
 
 			LWLockRelease(auth->lock);
+			/*
+			 * From where no terminal of the counterpart is, even the right
+			 * password is refused the same way: guessing there learns
+			 * nothing, so it is not counted, and cannot lock the holder out.
+			 */
+			if (status == 'a' && !from_terminal)
+			{
+				olink_auth_refusal = MemoryContextStrdup(TopMemoryContext,
+														 "from an address that is not a terminal of the counterpart (not counted towards lockout)");
+				return;
+			}
 			/* a revoked or invalidated credential has no password: no guessing to count */
 			if (status == 'r' || status == 'p')
 				olink_auth_refusal = MemoryContextStrdup(TopMemoryContext, status == 'r' ?
@@ -993,7 +1077,8 @@ is_counterpart_login(const char *username)
 	Oid			roleid = get_role_oid(username, true);
 	Oid			cprole = get_role_oid("olink_counterpart", true);
 
-	return OidIsValid(roleid) && OidIsValid(cprole) && is_member_of_role_nosuper(roleid, cprole);
+	return (OidIsValid(roleid) && OidIsValid(cprole) && is_member_of_role_nosuper(roleid, cprole)) ||
+		olink_auth_is_credential(roleid);
 }
 
 static char *
@@ -1154,6 +1239,49 @@ olink_check_password(const char *username, const char *shadow_pass, PasswordType
 }
 
 /*
+ * ALTER ROLE on a counterpart login, in any session: its validity is set by
+ * olink from olink.password_max_age, and it takes no attribute that would
+ * lift it above a counterpart.
+ */
+void
+olink_credential_guard_utility(Node *parsetree)
+{
+	AlterRoleStmt *stmt;
+	ListCell   *lc;
+	const char *name;
+
+	if (!IsA(parsetree, AlterRoleStmt))
+		return;
+	stmt = (AlterRoleStmt *) parsetree;
+	if (stmt->role == NULL || stmt->role->roletype != ROLESPEC_CSTRING)
+		return;
+	name = stmt->role->rolename;
+	if (!is_counterpart_login(name) && !olink_auth_is_credential(get_role_oid(name, true)))
+		return;
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = lfirst(lc);
+
+		if (strcmp(opt->defname, "validUntil") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("the validity of counterpart login \"%s\" is set only by olink", name),
+					 errdetail("It follows olink.password_max_age from each password change."),
+					 errhint("Use olink.change_password(), or olink.revoke_credential() to end the login.")));
+		if ((strcmp(opt->defname, "superuser") == 0 || strcmp(opt->defname, "createrole") == 0 ||
+			 strcmp(opt->defname, "createdb") == 0 || strcmp(opt->defname, "isreplication") == 0 ||
+			 strcmp(opt->defname, "bypassrls") == 0) &&
+			opt->arg != NULL && boolVal(opt->arg))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("counterpart login \"%s\" cannot be given %s", name,
+							strcmp(opt->defname, "isreplication") == 0 ? "REPLICATION" :
+							asc_toupper(opt->defname, strlen(opt->defname))),
+					 errdetail("A counterpart login has no attribute beyond LOGIN.")));
+	}
+}
+
+/*
  * olink._set_password(login, password, counterpart, attestation): sets the
  * password of a credential's login and its validity, through AlterRole()
  * directly, so no statement text holding the password is seen by hooks or
@@ -1245,10 +1373,10 @@ olink_change_password(PG_FUNCTION_ARGS)
 {
 	Datum		args[3];
 	char		nulls[4] = "   ";
-	bool		saved = olink_in_registry_read;
 	Datum		result = (Datum) 0;
 	bool		isnull = true;
 	int			rc;
+	OlinkOwnQuery own;
 
 	for (int i = 0; i < 3; i++)
 	{
@@ -1257,7 +1385,12 @@ olink_change_password(PG_FUNCTION_ARGS)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");
-	olink_in_registry_read = true;
+	/*
+	 * olink._change_password() is executable by nobody: only this wrapper runs
+	 * it, as superuser; it checks the caller by session_user, which this does
+	 * not change.
+	 */
+	olink_own_enter(&own);
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args("SELECT olink._change_password($1, $2, $3)", 3,
@@ -1266,11 +1399,13 @@ olink_change_password(PG_FUNCTION_ARGS)
 			elog(ERROR, "olink: _change_password failed: %s", SPI_result_code_string(rc));
 		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		olink_in_registry_read = saved;
+		olink_own_abort(&own);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	olink_own_leave(&own);
 	SPI_finish();
 	if (isnull)
 		PG_RETURN_NULL();

@@ -923,7 +923,10 @@ olink_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 			olink_credentials_changed();
 		}
 		else
+		{
 			olink_journal_guard_utility(parsetree);
+			olink_credential_guard_utility(parsetree);
+		}
 	}
 
 	if (prev_ProcessUtility)

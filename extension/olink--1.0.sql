@@ -162,6 +162,14 @@ CREATE TABLE @extschema@.password_history (
 );
 CREATE INDEX ON @extschema@.password_history (login, set_at);
 
+-- 第6(2)(2)イ(エ): certificates invalidated once stay invalid: no terminal may register them again
+CREATE TABLE @extschema@.invalidated_certificate (
+    fingerprint     text PRIMARY KEY CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
+    invalidated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    invalidated_by  name NOT NULL DEFAULT session_user,
+    reason          text NOT NULL
+);
+
 -- 第6(2)(1)ア, 第7(1)ウ: a terminal a counterpart may connect from
 CREATE TABLE @extschema@.terminal (
     terminal_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -220,6 +228,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.credential_request', '')
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.credential_event', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.password_history', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.terminal', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.invalidated_certificate', '');
 -- and the sequences behind their ids, so a restored registry goes on numbering where it stopped
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.counterpart', 'counterpart_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.agreement', 'agreement_id'), '');
@@ -270,7 +279,14 @@ BEGIN
                     CASE TG_OP WHEN 'UPDATE' THEN 'changed' ELSE 'deleted' END
         USING ERRCODE = 'object_in_use',
               DETAIL = 'Registry rows are kept as evidence of past connections.',
-              HINT = 'End them instead: olink.revoke_access(), olink.suspend_counterpart().';
+              HINT = CASE TG_TABLE_NAME
+                         WHEN 'access_grant' THEN 'End a grant with olink.revoke_access().'
+                         WHEN 'counterpart' THEN 'Suspend a counterpart with olink.suspend_counterpart().'
+                         WHEN 'credential' THEN 'End a credential with olink.revoke_credential().'
+                         WHEN 'terminal' THEN 'Remove a terminal with olink.remove_terminal().'
+                         WHEN 'credential_request' THEN 'Close a request with olink.reject_credential() or olink.withdraw_credential().'
+                         WHEN 'checkout_lock' THEN 'End a check-out with olink.checkin() or olink.force_release().'
+                         ELSE 'These rows are a record: they are never changed or removed.' END;
 END
 $$;
 CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.counterpart
@@ -287,6 +303,10 @@ CREATE TRIGGER keep_history BEFORE DELETE ON @extschema@.terminal
     FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
 CREATE TRIGGER keep_history BEFORE DELETE OR UPDATE ON @extschema@.credential_event
     FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history BEFORE DELETE OR UPDATE ON @extschema@.invalidated_certificate
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
+CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.invalidated_certificate
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._keep_history();
 CREATE TRIGGER keep_history BEFORE DELETE OR UPDATE ON @extschema@.password_history
     FOR EACH ROW EXECUTE FUNCTION @extschema@._keep_history();
 CREATE TRIGGER keep_history_truncate BEFORE TRUNCATE ON @extschema@.credential_request
@@ -871,6 +891,35 @@ BEGIN
 END
 $$;
 
+-- for the history: the attestation of the login's newest password, when it was set hashed
+CREATE FUNCTION @extschema@._attested(login name)
+RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN h.client_hashed THEN 'client-hashed password, attested: ' || h.attestation END
+      FROM @extschema@.password_history h WHERE h.login = _attested.login
+     ORDER BY h.set_at DESC LIMIT 1
+$$;
+
+-- refuses a fingerprint that was invalidated before
+CREATE FUNCTION @extschema@._usable_fingerprint(fp text)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inv @extschema@.invalidated_certificate;
+BEGIN
+    SELECT * INTO inv FROM @extschema@.invalidated_certificate i WHERE i.fingerprint = fp;
+    IF FOUND THEN
+        RAISE EXCEPTION 'certificate % was invalidated on %', fp, inv.invalidated_at
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Reason: %s.', inv.reason),
+                  HINT = 'Issue a new client certificate.';
+    END IF;
+    RETURN fp;
+END
+$$;
+
 -- the credential of a login, locked for update
 CREATE FUNCTION @extschema@._credential(login name)
 RETURNS @extschema@.credential
@@ -948,6 +997,77 @@ BEGIN
 END
 $$;
 
+-- may this login be issued to counterpart cid?  Checked on request and again on issue
+CREATE FUNCTION @extschema@._check_eligible(login name, cid bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    cr @extschema@.credential;
+    grp oid := (SELECT c.role FROM @extschema@.counterpart c WHERE c.counterpart_id = cid);
+BEGIN
+    SELECT * INTO r FROM pg_roles WHERE rolname = login;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO cr FROM @extschema@.credential c WHERE c.login = r.oid;
+    IF FOUND AND cr.status = 'active' THEN
+        RAISE EXCEPTION 'login "%" is already an active credential', login USING ERRCODE = 'duplicate_object';
+    ELSIF FOUND AND cr.counterpart_id <> cid THEN
+        RAISE EXCEPTION 'login "%" was a credential of another counterpart', login
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Request a new login name.';
+    END IF;
+    IF r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication
+       OR EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role = r.oid)
+       OR EXISTS (SELECT FROM pg_auth_members m
+                   WHERE m.member = r.oid
+                     AND m.roleid NOT IN (grp, (SELECT oid FROM pg_roles WHERE rolname = 'olink_counterpart')))
+       OR (cr.credential_id IS NULL
+           AND EXISTS (SELECT FROM pg_auth_members m WHERE m.member = r.oid)) THEN
+        RAISE EXCEPTION 'role "%" exists and cannot become a counterpart credential', login
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An existing role can be issued as a credential only if it has no attributes beyond LOGIN and is a member of no role.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = r.oid) THEN
+        RAISE EXCEPTION 'role "%" has members and cannot become a counterpart credential', login
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Its members would act as the counterpart.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid
+                                           AND d.deptype = 'o') THEN
+        RAISE EXCEPTION 'role "%" owns objects and cannot become a counterpart credential', login
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An owner bypasses row security and grants on what it owns.';
+    END IF;
+END
+$$;
+
+-- may the session user act as the counterpart's credential manager?
+CREATE FUNCTION @extschema@._require_manager(cid bigint, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mgr name := (SELECT c.credential_manager FROM @extschema@.counterpart c WHERE c.counterpart_id = cid);
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RETURN;
+    END IF;
+    IF mgr IS NULL THEN
+        RAISE EXCEPTION 'counterpart "%" has no credential manager',
+                        (SELECT c.name FROM @extschema@.counterpart c WHERE c.counterpart_id = cid)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Designate one with olink.designate_credential_manager().';
+    END IF;
+    IF session_user <> mgr THEN
+        RAISE EXCEPTION 'only the credential manager of the counterpart can %', what
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The credential manager is %s.', mgr);
+    END IF;
+END
+$$;
+
 CREATE FUNCTION @extschema@.request_credential(counterpart text, login name, holder text,
                                                requested_by text DEFAULT session_user)
 RETURNS bigint
@@ -955,8 +1075,6 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cid bigint := @extschema@._counterpart_id(counterpart);
-    r record;
-    cr @extschema@.credential;
     id bigint;
 BEGIN
     IF login IS NULL OR btrim(login) = '' THEN
@@ -974,27 +1092,7 @@ BEGIN
     IF login LIKE 'pg\_%' OR login IN ('olink_admin', 'olink_credential_manager', 'olink_auditor', 'olink_counterpart') THEN
         RAISE EXCEPTION 'role name "%" is reserved', login USING ERRCODE = 'reserved_name';
     END IF;
-    SELECT * INTO r FROM pg_roles WHERE rolname = login;
-    IF FOUND THEN
-        SELECT * INTO cr FROM @extschema@.credential c WHERE c.login = r.oid;
-        IF FOUND THEN
-            IF cr.status = 'active' THEN
-                RAISE EXCEPTION 'login "%" is already an active credential', login
-                    USING ERRCODE = 'duplicate_object';
-            ELSIF cr.counterpart_id <> cid THEN
-                RAISE EXCEPTION 'login "%" was a credential of another counterpart', login
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Request a new login name.';
-            END IF;
-        ELSIF r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication
-              OR EXISTS (SELECT FROM @extschema@.counterpart c WHERE c.role = r.oid)
-              OR EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                          WHERE m.member = r.oid) THEN
-            RAISE EXCEPTION 'role "%" exists and cannot become a counterpart credential', login
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'An existing role can be issued as a credential only if it has no attributes beyond LOGIN and is a member of no role.';
-        END IF;
-    END IF;
+    PERFORM @extschema@._check_eligible(login, cid);
     INSERT INTO @extschema@.credential_request (counterpart_id, login, holder, requested_by)
     VALUES (cid, login, holder, requested_by)
     RETURNING request_id INTO id;
@@ -1013,7 +1111,6 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rq @extschema@.credential_request := @extschema@._request(id, 'requested');
-    mgr name;
 BEGIN
     -- the session user: SET ROLE and SECURITY DEFINER cannot make a requester into an approver
     IF session_user = rq.filed_by OR session_user::text = rq.requested_by THEN
@@ -1022,18 +1119,7 @@ BEGIN
                   DETAIL = format('It was filed by %s for %s.', rq.filed_by, rq.requested_by),
                   HINT = 'Another person, the counterpart''s credential manager, approves it.';
     END IF;
-    SELECT c.credential_manager INTO mgr FROM @extschema@.counterpart c WHERE c.counterpart_id = rq.counterpart_id;
-    IF mgr IS NULL THEN
-        RAISE EXCEPTION 'counterpart "%" has no credential manager',
-                        (SELECT c.name FROM @extschema@.counterpart c WHERE c.counterpart_id = rq.counterpart_id)
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Designate one with olink.designate_credential_manager().';
-    END IF;
-    IF session_user <> mgr AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RAISE EXCEPTION 'only the credential manager of the counterpart can approve its credentials'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('The credential manager is %s.', mgr);
-    END IF;
+    PERFORM @extschema@._require_manager(rq.counterpart_id, 'approve its credentials');
     UPDATE @extschema@.credential_request r
        SET status = 'approved', approved_by = session_user, approved_at = now()
      WHERE r.request_id = id;
@@ -1088,9 +1174,12 @@ BEGIN
     IF cp.status <> 'active' THEN
         RAISE EXCEPTION 'counterpart "%" is suspended', cp.name USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    PERFORM @extschema@._require_manager(rq.counterpart_id, 'issue its credentials');
     IF password IS NULL THEN
         RAISE EXCEPTION 'a credential needs a password' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- again: the role may have been made or changed since the request
+    PERFORM @extschema@._check_eligible(rq.login, rq.counterpart_id);
     SELECT r.oid INTO roleid FROM pg_roles r WHERE r.rolname = rq.login;
     IF roleid IS NULL THEN
         EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS', rq.login);
@@ -1120,8 +1209,7 @@ BEGIN
     UPDATE @extschema@.credential_request r SET status = 'issued', issued_by = session_user, issued_at = now()
      WHERE r.request_id = id;
     INSERT INTO @extschema@.credential_event (counterpart_id, login, request_id, credential_id, action, reason)
-    VALUES (rq.counterpart_id, rq.login, id, cred, 'issued',
-            CASE WHEN attestation IS NOT NULL THEN 'client-hashed password, attested: ' || attestation END);
+    VALUES (rq.counterpart_id, rq.login, id, cred, 'issued', @extschema@._attested(rq.login));
     PERFORM @extschema@._clear_lockout(roleid::regrole);
     RETURN cred;
 END
@@ -1141,11 +1229,11 @@ DECLARE
 BEGIN
     SELECT * INTO cp FROM @extschema@.counterpart c WHERE c.counterpart_id = cr.counterpart_id;
     IF session_user <> login
-       AND NOT pg_has_role(session_user, 'olink_credential_manager', 'MEMBER')
-       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
+       AND session_user IS DISTINCT FROM cp.credential_manager THEN
         RAISE EXCEPTION 'permission denied to change the password of "%"', login
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'A credential''s password is changed by its holder or by a credential manager.';
+                  DETAIL = 'A credential''s password is changed by its holder or by its counterpart''s credential manager.';
     END IF;
     IF cr.status <> 'active' THEN
         RAISE EXCEPTION 'credential "%" is %', login, replace(cr.status, '_', ' ')
@@ -1159,8 +1247,7 @@ BEGIN
     UPDATE @extschema@.credential c SET password_set_at = now(), password_expires_at = expires
      WHERE c.credential_id = cr.credential_id;
     INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
-    VALUES (cr.counterpart_id, login, cr.credential_id, 'password_changed',
-            CASE WHEN attestation IS NOT NULL THEN 'client-hashed password, attested: ' || attestation END);
+    VALUES (cr.counterpart_id, login, cr.credential_id, 'password_changed', @extschema@._attested(login));
     RETURN expires;
 END
 $$;
@@ -1240,6 +1327,8 @@ BEGIN
         RAISE EXCEPTION 'no terminal holds a valid certificate with fingerprint %', fp
             USING ERRCODE = 'undefined_object';
     END IF;
+    INSERT INTO @extschema@.invalidated_certificate (fingerprint, reason) VALUES (fp, reason)
+    ON CONFLICT DO NOTHING;
     RETURN n;
 END
 $$;
@@ -1271,7 +1360,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cid bigint := @extschema@._counterpart_id(counterpart);
-    fp text := @extschema@._fingerprint(certificate_fingerprint);
+    fp text := @extschema@._usable_fingerprint(@extschema@._fingerprint(certificate_fingerprint));
     id bigint;
 BEGIN
     IF name IS NULL OR btrim(name) = '' THEN
@@ -1333,7 +1422,7 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    fp text := @extschema@._fingerprint(fingerprint);
+    fp text := @extschema@._usable_fingerprint(@extschema@._fingerprint(fingerprint));
     cid bigint;
 BEGIN
     PERFORM @extschema@._require_reason(reason, 'replacing a certificate');
@@ -1853,7 +1942,6 @@ GRANT EXECUTE ON FUNCTION
   TO olink_credential_manager;
 -- a holder changes its own password (change_password checks that it is its own)
 GRANT EXECUTE ON FUNCTION @extschema@.change_password(name, text, text) TO olink_counterpart;
-GRANT EXECUTE ON FUNCTION @extschema@._change_password(name, text, text) TO olink_counterpart, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.lockouts() TO olink_admin, olink_auditor;
 -- check-outs: counterparts and administrators; internal clerks are granted EXECUTE by the DBA
 GRANT EXECUTE ON FUNCTION @extschema@.checkout(regclass, jsonb, interval, interval),

@@ -235,6 +235,7 @@ extern void olink_auth_load(void);
 extern void olink_auth_check(struct Port *port, int status, Oid login, char *terminal_out, size_t terminal_len);
 extern const char *olink_session_cut_off(void);
 extern void olink_annotate_cut_off(struct ErrorData *edata);
+extern void olink_credential_guard_utility(Node *parsetree);
 
 /* checkout.c */
 extern void olink_checkout_init(void);
@@ -294,6 +295,25 @@ extern bool olink_append_allowed;
 
 /* registry.c */
 extern bool olink_in_registry_read;
+
+/*
+ * Running olink's own queries: as the bootstrap superuser, with search_path
+ * pg_catalog, pg_temp (so no operator or function of the session's schemas
+ * is found), and outside enforcement.  enter; then leave on success, or
+ * abort in PG_CATCH before re-throwing (the transaction's abort restores
+ * search_path).
+ */
+typedef struct OlinkOwnQuery
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			guc_level;
+	bool		save_in_read;
+} OlinkOwnQuery;
+
+extern void olink_own_enter(OlinkOwnQuery *q);
+extern void olink_own_leave(OlinkOwnQuery *q);
+extern void olink_own_abort(OlinkOwnQuery *q);
 extern MemoryContext olink_registry_cxt;
 extern void olink_registry_init(void);
 extern uint64 olink_registry_generation(void);

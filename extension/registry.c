@@ -243,6 +243,33 @@ get_text(HeapTuple tup, TupleDesc desc, int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+void
+olink_own_enter(OlinkOwnQuery *q)
+{
+	GetUserIdAndSecContext(&q->save_userid, &q->save_sec_context);
+	q->save_in_read = olink_in_registry_read;
+	q->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   q->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	olink_in_registry_read = true;
+}
+
+void
+olink_own_abort(OlinkOwnQuery *q)
+{
+	olink_in_registry_read = q->save_in_read;
+	SetUserIdAndSecContext(q->save_userid, q->save_sec_context);
+}
+
+void
+olink_own_leave(OlinkOwnQuery *q)
+{
+	olink_own_abort(q);
+	AtEOXact_GUC(true, q->guc_level);
+}
+
 /* runs one registry query with the latest snapshot */
 static void
 registry_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
@@ -452,8 +479,7 @@ registry_load_once(void)
 	int			i;
 	HASHCTL		ctl;
 	bool		keep = true;
-	Oid			save_userid;
-	int			save_sec_context;
+	OlinkOwnQuery own;
 
 	MemoryContextReset(olink_registry_cxt);
 	memset(&session, 0, sizeof(session));
@@ -497,10 +523,7 @@ registry_load_once(void)
 	 * The registry is not readable by the session user: read it, and look up
 	 * olink's schema objects, as the bootstrap superuser.
 	 */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	olink_in_registry_read = true;
+	olink_own_enter(&own);
 	PG_TRY();
 	{
 		Oid			argtype = INT8OID;
@@ -519,12 +542,13 @@ registry_load_once(void)
 		}
 		SPI_finish();
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		olink_in_registry_read = false;
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		olink_own_abort(&own);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	olink_own_leave(&own);
 
 	session.installed = true;
 	return keep;
