@@ -95,14 +95,16 @@ SELECT count(*) FROM olink.access_log WHERE login = 'clerk' AND message LIKE '%s
 # a counterpart login to another database, where olink neither enforces nor audits: refused
 $node->safe_psql('postgres', 'CREATE DATABASE elsewhere');
 my $tcp_elsewhere = 'host=127.0.0.1 port=' . $node->port . ' dbname=elsewhere application_name=login-test';
+# the client hears what a wrong password would tell it: a right password must not be confirmed
 $node->connect_fails("$tcp_elsewhere user=clerk password=Right-Pass-1",
 	'a counterpart login outside olink.database is refused',
-	expected_stderr => qr/counterpart login "clerk" may connect only to database "postgres"/);
+	expected_stderr => qr/password authentication failed for user "clerk"/);
 is($node->safe_psql('elsewhere', 'SELECT 1'), '1', 'an internal login there is not');
 $node->safe_psql('postgres', 'SELECT olink.flush_audit()');
 is( $node->safe_psql('postgres', q{
-SELECT kind || ':' || database FROM olink.connection_log WHERE login = 'clerk' ORDER BY event_id DESC LIMIT 1}),
-	'refused:elsewhere', 'the refusal is in the connection log');
+SELECT kind || ':' || database || ':' || reason FROM olink.connection_log WHERE login = 'clerk' ORDER BY event_id DESC LIMIT 1}),
+	'refused:elsewhere:counterpart logins may connect only to database "postgres"',
+	'the refusal is in the connection log, with the reason');
 
 # internal logins are recorded only with olink.audit_connections = all
 $node->safe_psql('postgres', q{CREATE ROLE clerk_internal LOGIN});
