@@ -483,11 +483,10 @@ olink_checkout_check(Relation rel, int nkey, const AttrNumber *attnums, HeapTupl
 					 errdetail("Only the holder of a check-out may update or delete the record.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("a record of \"%s\" is checked out by \"%s\" until %s",
-						RelationGetRelationName(rel), copy.holder_name,
-						timestamptz_to_str(copy.expires_at)),
-				 errdetail("Check-out %lld: only its holder may update or delete the record until it is checked in or expires.",
-						   (long long) copy.lock_id),
+				 errmsg("a record of \"%s\" is checked out by \"%s\"",
+						RelationGetRelationName(rel), copy.holder_name),
+				 errdetail("Check-out %lld lasts until %s; only its holder may update or delete the record until it is checked in or expires.",
+						   (long long) copy.lock_id, timestamptz_to_str(copy.expires_at)),
 				 errhint("An administrator can release it with olink.force_release().")));
 	}
 }
@@ -688,16 +687,17 @@ olink_checkout(PG_FUNCTION_ARGS)
 		if (copy.holder == me && !copy.pending)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("you hold this record already, as check-out %lld until %s",
-							(long long) copy.lock_id, timestamptz_to_str(copy.expires_at)),
+					 errmsg("you hold this record already, as check-out %lld", (long long) copy.lock_id),
+					 errdetail("It lasts until %s.", timestamptz_to_str(copy.expires_at)),
 					 errhint("Check it in with olink.checkin() first to take it again.")));
 		if (now >= deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("the record is checked out by \"%s\"%s%s", copy.holder_name,
-							copy.pending ? "" : " until ",
-							copy.pending ? "" : timestamptz_to_str(copy.expires_at)),
-					 copy.lock_id ? errdetail("Check-out %lld.", (long long) copy.lock_id) : 0,
+					 errmsg("the record is %s by \"%s\"",
+							copy.pending ? "being checked out" : "checked out", copy.holder_name),
+					 copy.pending ? 0 :
+					 errdetail("Check-out %lld lasts until %s.", (long long) copy.lock_id,
+							   timestamptz_to_str(copy.expires_at)),
 					 errhint("Pass wait => an interval to wait for it.")));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
 						 PG_WAIT_EXTENSION);
