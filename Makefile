@@ -10,7 +10,7 @@ PG_CPPFLAGS  = -I$(srcdir)/extension
 SHLIB_LINK   = -lcrypto
 PG_CFLAGS    = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
-REGRESS      = registry enforce bypass redteam internal audit credential
+REGRESS      = registry enforce bypass redteam internal audit credential checkout
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
@@ -22,7 +22,7 @@ endif
 # every object depends on the shared header (PGXS does not track headers itself)
 $(OBJS): extension/olink.h extension/compat.h
 
-.PHONY: deps demo test bench bench-instructions
+.PHONY: deps demo test bench bench-instructions bench-connect
 
 # Install what a fresh Debian 12 machine lacks (needs root; a no-op when present).
 deps:
@@ -39,3 +39,6 @@ bench: deps
 
 bench-instructions: deps
 	@bash test/bench/instructions.sh
+
+bench-connect: deps
+	@bash test/bench/connect.sh

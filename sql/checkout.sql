@@ -1,0 +1,143 @@
+-- Check-out locks (第7(2)(1)イ): checkout, checkin, force_release and olink.locks; bad input gets
+-- a clear error and writes nothing; a counterpart checks out only what its grants let it change.
+-- (Races, waits and expiry are in test/specs/checkout.spec.)
+CREATE EXTENSION olink;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+CREATE TABLE public.co_people (person_id int PRIMARY KEY, ward text NOT NULL, name text);
+INSERT INTO public.co_people SELECT g, CASE WHEN g % 2 = 0 THEN 'east' ELSE 'west' END, 'p' || g FROM generate_series(1, 6) g;
+CREATE TABLE public.co_pair (a int, b text, v text, PRIMARY KEY (a, b));
+INSERT INTO public.co_pair VALUES (1, 'x', 'one');
+CREATE TABLE public.co_nokey (v text);
+CREATE TABLE public.co_plain (id int PRIMARY KEY);
+SELECT olink.protect('public.co_people', 'people');
+SELECT olink.protect('public.co_pair', 'pairs');
+SELECT olink.protect('public.co_nokey', 'no key');
+CREATE ROLE co_clerk LOGIN;
+CREATE ROLE co_reader LOGIN;
+GRANT SELECT, UPDATE ON public.co_people, public.co_pair TO co_clerk;
+GRANT SELECT ON public.co_people TO co_reader;
+GRANT USAGE ON SCHEMA olink TO co_clerk, co_reader;
+GRANT EXECUTE ON FUNCTION olink.checkout(regclass, jsonb, interval, interval), olink.checkin(bigint) TO co_clerk, co_reader;
+CREATE FUNCTION public.co_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS $$ SELECT count(*) FROM olink.checkout_lock $$;
+
+-- bad input
+SET SESSION AUTHORIZATION co_clerk;
+SELECT olink.checkout(NULL, '{"person_id": 1}', '1 hour');
+SELECT olink.checkout('public.co_people', NULL, '1 hour');
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', NULL);
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', '0');
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', '-1 hour');
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', '2 days');
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', '1 hour', wait => '-1 s');
+SELECT olink.checkout('public.co_people', '[1]', '1 hour');
+SELECT olink.checkout('public.co_people', '{"id": 1}', '1 hour');
+SELECT olink.checkout('public.co_people', '{"person_id": 1, "ward": "east"}', '1 hour');
+SELECT olink.checkout('public.co_people', '{"person_id": "one"}', '1 hour');
+SELECT olink.checkout('public.co_people', '{"person_id": null}', '1 hour');
+SELECT olink.checkout('public.co_people', '{"person_id": [1]}', '1 hour');
+SELECT olink.checkout('public.co_pair', '{"a": 1}', '1 hour');
+SELECT olink.checkout('public.co_plain', '{"id": 1}', '1 hour');
+RESET SESSION AUTHORIZATION;
+SELECT olink.checkout('public.co_nokey', '{"v": "x"}', '1 hour');
+SET SESSION AUTHORIZATION co_reader;
+-- no UPDATE or DELETE on the table: no check-out
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', '1 hour');
+RESET SESSION AUTHORIZATION;
+SELECT public.co_count();
+
+-- a key is read as its columns' types: "2" and 2 name the same record
+-- (from here on, errors without their DETAIL, which names the time a check-out ends)
+\set VERBOSITY terse
+SET SESSION AUTHORIZATION co_clerk;
+SELECT olink.checkout('public.co_people', '{"person_id": "2"}', '1 hour') AS lock2 \gset
+SELECT olink.checkout('public.co_pair', '{"b": "x", "a": 1}', '1 hour') AS lockpair \gset
+SELECT olink.checkout('public.co_people', '{"person_id": 2}', '1 hour');
+UPDATE public.co_people SET name = 'clerk' WHERE person_id = 2;
+UPDATE public.co_pair SET v = 'clerk' WHERE a = 1;
+RESET SESSION AUTHORIZATION;
+-- anyone else, a superuser too, is refused; other records are not held
+UPDATE public.co_people SET name = 'dba' WHERE person_id = 2;
+UPDATE public.co_people SET name = 'dba' WHERE ward = 'east';
+DELETE FROM public.co_pair;
+UPDATE public.co_people SET name = 'dba' WHERE person_id = 3;
+-- and under session_replication_role = replica as well: the trigger fires ALWAYS
+SET session_replication_role = replica;
+UPDATE public.co_people SET name = 'dba' WHERE person_id = 2;
+RESET session_replication_role;
+-- in a subtransaction that is rolled back, a check-out never was
+BEGIN;
+SAVEPOINT s;
+SELECT olink.checkout('public.co_people', '{"person_id": 4}', '1 hour') > 0 AS taken;
+ROLLBACK TO SAVEPOINT s;
+UPDATE public.co_people SET name = 'dba' WHERE person_id = 4;
+COMMIT;
+SELECT lock_id, relation, key, holder, counterpart, state FROM olink.locks ORDER BY lock_id;
+
+-- check-in: by its holder only, once; force_release: with a reason
+SELECT olink.checkin(:lock2);
+SET SESSION AUTHORIZATION co_reader;
+SELECT olink.checkin(:lock2);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION co_clerk;
+SELECT olink.checkin(:lock2);
+SELECT olink.checkin(:lock2);
+SELECT olink.checkin(NULL);
+SELECT olink.checkin(999);
+SELECT olink.force_release(:lockpair, 'x');
+RESET SESSION AUTHORIZATION;
+SELECT olink.force_release(:lockpair, NULL);
+SELECT olink.force_release(:lockpair, '  ');
+SELECT olink.force_release(:lockpair, 'the clerk is on leave');
+UPDATE public.co_people SET name = 'dba' WHERE person_id = 2;
+DELETE FROM public.co_pair;
+-- a check-in rolled back keeps the record held
+SET SESSION AUTHORIZATION co_clerk;
+SELECT olink.checkout('public.co_people', '{"person_id": 5}', '1 hour') AS lock5 \gset
+BEGIN;
+SELECT olink.checkin(:lock5);
+ROLLBACK;
+RESET SESSION AUTHORIZATION;
+UPDATE public.co_people SET name = 'dba' WHERE person_id = 5;
+SELECT lock_id, key, holder, state, released_by, release_reason FROM olink.locks ORDER BY lock_id;
+-- the record of it is kept
+DELETE FROM olink.checkout_lock;
+-- a check-out cannot wait in a prepared transaction
+SET SESSION AUTHORIZATION co_clerk;
+BEGIN;
+SELECT olink.checkout('public.co_people', '{"person_id": 6}', '1 hour') > 0 AS taken;
+PREPARE TRANSACTION 'co_x';
+RESET SESSION AUTHORIZATION;
+UPDATE public.co_people SET name = 'dba' WHERE person_id = 6;
+\set VERBOSITY default
+
+-- a counterpart: only records of tables it may change under its purpose
+SELECT olink.add_counterpart(name => 'co_cp', necessity => 'n', approved_by => 'b', approved_on => '2026-01-01');
+SELECT olink.add_agreement(counterpart => 'co_cp', title => 'memo', purposes => ARRAY['edit', 'look'],
+                           valid_from => '2026-01-01', staff_duties => 'd', disposal_terms => 'd');
+CREATE ROLE co_agent LOGIN;
+SELECT olink._adopt_credential(counterpart => 'co_cp', login => 'co_agent');
+SELECT olink.grant_access(counterpart => 'co_cp', relation => 'public.co_people', privileges => ARRAY['select', 'update'],
+                          columns => ARRAY['person_id', 'ward', 'name'], row_filter => $$ward = 'west'$$, purposes => ARRAY['edit']) > 0 AS granted;
+SELECT olink.grant_access(counterpart => 'co_cp', relation => 'public.co_people', privileges => ARRAY['select'],
+                          purposes => ARRAY['look']) > 0 AS granted;
+SET SESSION AUTHORIZATION co_agent;
+SET olink.purpose = 'look';
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', '1 hour');
+SET olink.purpose = 'edit';
+SELECT olink.checkout('public.co_people', '{"person_id": 1}', '1 hour') > 0 AS taken;
+SELECT olink.checkout('public.co_pair', '{"a": 1, "b": "x"}', '1 hour');
+-- the record it holds is its own to change; one the clerk holds is not
+UPDATE public.co_people SET name = 'agent' WHERE person_id = 1;
+UPDATE public.co_people SET name = 'agent' WHERE person_id = 5;
+SELECT count(*) FROM olink.locks;
+RESET SESSION AUTHORIZATION;
+SELECT holder, counterpart, key, state FROM olink.locks WHERE state = 'held' ORDER BY lock_id;
+SELECT person_id, name FROM public.co_people ORDER BY person_id;
+
+DROP EXTENSION olink CASCADE;
+DROP TABLE public.co_people, public.co_pair, public.co_nokey, public.co_plain;
+DROP FUNCTION public.co_count();
+DROP OWNED BY co_clerk, co_reader, co_cp, co_agent;
+DROP ROLE co_clerk, co_reader, co_cp, co_agent;
