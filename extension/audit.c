@@ -1037,6 +1037,9 @@ begin_event(const char *source, int location, int len, const char *command,
 	pending.login = IsTransactionState() ? session_user_name() : session_login_name;
 	MemoryContextSwitchTo(old);
 	pending.active = true;
+	/* olink.sessions, and the counterpart's statements per minute (which may refuse it) */
+	if (session_audited)
+		olink_session_note_statement(pending.purpose, command, utility);
 
 	if (olink_audit_durability == OLINK_DURABILITY_SYNC)
 	{

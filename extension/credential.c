@@ -61,6 +61,7 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -107,7 +108,20 @@ typedef struct AuthCredential
 	int64		counterpart_id;
 	char		status;			/* a active, r revoked, p password invalidated */
 	bool		counterpart_active;
+	int			max_connections;	/* the counterpart's limits; 0: none */
+	int			max_statements_per_minute;
 } AuthCredential;
+
+/* the load of one counterpart, counted where its statements start */
+typedef struct CounterpartLoad
+{
+	int64		counterpart_id; /* 0: free */
+	slock_t		mutex;
+	int64		minute;			/* the minute (since the epoch) count is for */
+	int			count;
+	int64		statements;		/* since the server started */
+	int64		refused;		/* statements refused by the rate limit */
+} CounterpartLoad;
 
 typedef struct AuthTerminal
 {
@@ -144,6 +158,12 @@ typedef struct SessionSlot
 	TimestampTz since;
 	volatile bool cut_off;
 	char		reason[128];
+	/* kept by the session itself, read by olink.sessions */
+	int			load_index;		/* its counterpart's CounterpartLoad */
+	int			max_statements_per_minute;	/* refreshed by each publish */
+	TimestampTz last_statement_at;
+	int64		statements;
+	char		purpose[64];
 } SessionSlot;
 
 typedef struct AuthShared
@@ -157,6 +177,7 @@ typedef struct AuthShared
 	AuthCredential *credentials;
 	AuthTerminal *terminals;
 	Lockout    *lockouts;		/* max_credentials of them */
+	CounterpartLoad *loads;		/* max_credentials of them */
 	SessionSlot *slots;
 } AuthShared;
 
@@ -205,6 +226,7 @@ auth_shmem_size(void)
 	size = add_size(size, MAXALIGN(mul_size(max_credentials, sizeof(AuthCredential))));
 	size = add_size(size, MAXALIGN(mul_size(max_terminals, sizeof(AuthTerminal))));
 	size = add_size(size, MAXALIGN(mul_size(max_credentials, sizeof(Lockout))));
+	size = add_size(size, MAXALIGN(mul_size(max_credentials, sizeof(CounterpartLoad))));
 	size = add_size(size, MAXALIGN(mul_size(slot_count(), sizeof(SessionSlot))));
 	return size;
 }
@@ -242,6 +264,10 @@ auth_shmem_startup(void)
 		p += MAXALIGN(mul_size(max_terminals, sizeof(AuthTerminal)));
 		auth->lockouts = (Lockout *) p;
 		p += MAXALIGN(mul_size(max_credentials, sizeof(Lockout)));
+		auth->loads = (CounterpartLoad *) p;
+		for (int i = 0; i < max_credentials; i++)
+			SpinLockInit(&auth->loads[i].mutex);
+		p += MAXALIGN(mul_size(max_credentials, sizeof(CounterpartLoad)));
 		auth->slots = (SessionSlot *) p;
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -333,7 +359,8 @@ read_registry(void)
 	PG_TRY();
 	{
 		tt = latest_query("SELECT cr.login::oid, cr.credential_id, cr.counterpart_id, "
-						  "       left(cr.status, 1), c.status = 'active' "
+						  "       left(cr.status, 1), c.status = 'active', "
+						  "       coalesce(c.max_connections, 0), coalesce(c.max_statements_per_minute, 0) "
 						  "  FROM olink.credential cr JOIN olink.counterpart c USING (counterpart_id)");
 		if (tt->numvals > (uint64) max_credentials)
 			ereport(ERROR,
@@ -357,6 +384,8 @@ read_registry(void)
 			st = SPI_getvalue(tup, desc, 4);
 			c->status = st ? st[0] : 'r';
 			c->counterpart_active = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+			c->max_connections = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+			c->max_statements_per_minute = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
 		}
 
 		tt = latest_query("SELECT terminal_id, counterpart_id, name, dedicated_line, local_connections, "
@@ -499,6 +528,12 @@ publish(AuthCopy *copy)
 
 		if (slot->pid == 0 || slot->cut_off)
 			continue;
+		{
+			AuthCredential *cr = find_credential(slot->login);
+
+			if (cr != NULL)
+				slot->max_statements_per_minute = cr->max_statements_per_minute;
+		}
 		why = slot_standing(slot);
 		if (why == NULL)
 			continue;
@@ -759,6 +794,34 @@ hex_fingerprint(const uint8 *fp)
 	return buf;
 }
 
+/* the load entry of a counterpart, made if need be; -1 when there is no room.  Lock held */
+static int
+load_entry(int64 counterpart_id)
+{
+	int			free_index = -1;
+
+	for (int i = 0; i < max_credentials; i++)
+	{
+		if (auth->loads[i].counterpart_id == counterpart_id)
+			return i;
+		if (free_index < 0 && auth->loads[i].counterpart_id == 0)
+			free_index = i;
+	}
+	if (free_index >= 0)
+	{
+		CounterpartLoad *load = &auth->loads[free_index];
+
+		SpinLockAcquire(&load->mutex);
+		load->counterpart_id = counterpart_id;
+		load->minute = 0;
+		load->count = 0;
+		load->statements = 0;
+		load->refused = 0;
+		SpinLockRelease(&load->mutex);
+	}
+	return free_index;
+}
+
 /*
  * A counterpart login whose authentication succeeded: may it come in?
  * Returns NULL and fills the session slot when it may, else the reason
@@ -841,6 +904,18 @@ admit(Port *port, Oid login, TimestampTz valid_until, char *terminal_out, size_t
 		return reason;
 	}
 
+	if (c->max_connections > 0)
+	{
+		int			n = 0;
+
+		for (int i = 0; i < auth->nslots; i++)
+			if (auth->slots[i].pid != 0 && !auth->slots[i].cut_off &&
+				auth->slots[i].counterpart_id == c->counterpart_id)
+				n++;
+		if (n >= c->max_connections)
+			return psprintf("the counterpart has %d sessions, its limit (max_connections)", n);
+	}
+
 	strlcpy(terminal_out, admitted->name, terminal_len);
 	if (l != NULL)
 	{
@@ -861,6 +936,11 @@ admit(Port *port, Oid login, TimestampTz valid_until, char *terminal_out, size_t
 		slot->client = client;
 		slot->since = MyStartTimestamp;
 		slot->reason[0] = '\0';
+		slot->load_index = load_entry(c->counterpart_id);
+		slot->max_statements_per_minute = c->max_statements_per_minute;
+		slot->last_statement_at = 0;
+		slot->statements = 0;
+		slot->purpose[0] = '\0';
 		slot->cut_off = false;
 		slot->pid = MyProcPid;
 		my_slot = slot;
@@ -1055,6 +1135,123 @@ olink_session_cut_off(void)
 		return NULL;
 	pg_read_barrier();
 	return my_slot->reason;
+}
+
+/*
+ * A top-level statement of a counterpart session starts (audit.c): noted in
+ * its slot for olink.sessions, and counted against its counterpart's
+ * statements per minute.  Transaction control and session settings are
+ * counted but never refused, so a session can always end what it began.
+ */
+void
+olink_session_note_statement(const char *purpose, const char *command, bool utility)
+{
+	CounterpartLoad *load;
+	int64		minute;
+	int			count;
+	int			limit;
+	bool		exempt;
+
+	if (my_slot == NULL)
+		return;
+	my_slot->last_statement_at = GetCurrentStatementStartTimestamp();
+	my_slot->statements++;
+	if (purpose != NULL)
+		strlcpy(my_slot->purpose, purpose, sizeof(my_slot->purpose));
+	else
+		my_slot->purpose[0] = '\0';
+	if (my_slot->load_index < 0)
+		return;
+
+	load = &auth->loads[my_slot->load_index];
+	minute = my_slot->last_statement_at / (60 * USECS_PER_SEC);
+	limit = my_slot->max_statements_per_minute;
+	exempt = utility && command != NULL &&
+		(strcmp(command, "BEGIN") == 0 || strcmp(command, "START TRANSACTION") == 0 ||
+		 strcmp(command, "COMMIT") == 0 || strcmp(command, "ROLLBACK") == 0 ||
+		 strcmp(command, "SAVEPOINT") == 0 || strcmp(command, "RELEASE") == 0 ||
+		 strcmp(command, "SET") == 0 || strcmp(command, "RESET") == 0 ||
+		 strcmp(command, "SHOW") == 0 || strcmp(command, "DISCARD ALL") == 0 ||
+		 strcmp(command, "DEALLOCATE") == 0 || strcmp(command, "DEALLOCATE ALL") == 0 ||
+		 strcmp(command, "CLOSE CURSOR") == 0 || strcmp(command, "CLOSE CURSOR ALL") == 0);
+	SpinLockAcquire(&load->mutex);
+	if (load->minute != minute)
+	{
+		load->minute = minute;
+		load->count = 0;
+	}
+	count = ++load->count;
+	load->statements++;
+	if (limit > 0 && count > limit && !exempt)
+		load->refused++;
+	SpinLockRelease(&load->mutex);
+
+	if (limit > 0 && count > limit && !exempt)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("counterpart statement rate limit exceeded"),
+				 errdetail("The counterpart's sessions started %d statements this minute; its limit is %d (max_statements_per_minute).",
+						   count, limit),
+				 errhint("Wait for the next minute.")));
+}
+
+PG_FUNCTION_INFO_V1(olink_sessions);
+
+/* olink._sessions(): the live counterpart sessions, from their slots */
+Datum
+olink_sessions(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SessionSlot *copy;
+	int			n = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (auth == NULL)
+		return (Datum) 0;
+	copy = palloc(sizeof(SessionSlot) * auth->nslots);
+	LWLockAcquire(auth->lock, LW_SHARED);
+	for (int i = 0; i < auth->nslots; i++)
+		if (auth->slots[i].pid != 0)
+			copy[n++] = auth->slots[i];
+	LWLockRelease(auth->lock);
+
+	for (int i = 0; i < n; i++)
+	{
+		SessionSlot *s = &copy[i];
+		Datum		values[11];
+		bool		nulls[11] = {0};
+		char		addr[64];
+
+		values[0] = Int32GetDatum(s->pid);
+		values[1] = ObjectIdGetDatum(s->login);
+		values[2] = Int64GetDatum(s->counterpart_id);
+		values[3] = Int64GetDatum(s->terminal_id);
+		if (s->network && s->client.family == PGSQL_AF_INET)
+			snprintf(addr, sizeof(addr), "%u.%u.%u.%u", s->client.addr[0], s->client.addr[1],
+					 s->client.addr[2], s->client.addr[3]);
+		else if (s->network)
+		{
+			char	   *p = addr;
+
+			for (int k = 0; k < 16; k += 2)
+				p += snprintf(p, addr + sizeof(addr) - p, "%s%x", k ? ":" : "",
+							  (s->client.addr[k] << 8) | s->client.addr[k + 1]);
+		}
+		else
+			strlcpy(addr, "[local]", sizeof(addr));
+		values[4] = CStringGetTextDatum(addr);
+		values[5] = BoolGetDatum(s->ssl);
+		values[6] = CStringGetTextDatum(s->purpose);
+		nulls[6] = s->purpose[0] == '\0';
+		values[7] = TimestampTzGetDatum(s->since);
+		values[8] = TimestampTzGetDatum(s->last_statement_at);
+		nulls[8] = s->last_statement_at == 0;
+		values[9] = Int64GetDatum(s->statements);
+		values[10] = CStringGetTextDatum(s->reason);
+		nulls[10] = !s->cut_off;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* the FATAL of a session olink cut off says why */

@@ -57,6 +57,8 @@ CREATE TABLE @extschema@.counterpart (
     status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
     status_reason   text,
     credential_manager name,        -- 第6(2)(2)イ(ア): approves the counterpart's credentials
+    max_connections integer CHECK (max_connections > 0),     -- 第7(2)(1)ア: load limits; NULL: none
+    max_statements_per_minute integer CHECK (max_statements_per_minute > 0),
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name NOT NULL DEFAULT session_user,
     CHECK (pg_catalog.length(pg_catalog.btrim(name)) > 0),
@@ -1614,7 +1616,8 @@ $$;
 CREATE VIEW @extschema@.counterparts AS
 SELECT c.counterpart_id, c.name, c.necessity, c.approved_by, c.approved_on,
        pg_catalog.pg_get_userbyid(c.role) AS role_name, c.status,
-       c.status_reason, c.created_at, c.created_by
+       c.status_reason, c.credential_manager, c.max_connections, c.max_statements_per_minute,
+       c.created_at, c.created_by
   FROM @extschema@.counterpart c;
 
 CREATE VIEW @extschema@.agreements AS
@@ -1661,6 +1664,45 @@ SELECT t.terminal_id, c.name AS counterpart, t.name, t.manager, t.addresses,
        t.certificate_fingerprint, t.certificate_status, t.dedicated_line, t.local_connections,
        t.status, t.status_reason, t.added_at, t.added_by
   FROM @extschema@.terminal t JOIN @extschema@.counterpart c USING (counterpart_id);
+
+/*
+ * Load (第7(2)(1)ア, 第7(2)(2)ア): limits per counterpart, checked where sessions and statements
+ * start (credential.c), and the live counterpart sessions.
+ */
+CREATE FUNCTION @extschema@.set_counterpart_limits(counterpart text, max_connections integer,
+                                                   max_statements_per_minute integer)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cid bigint := @extschema@._counterpart_id(counterpart);
+BEGIN
+    IF max_connections <= 0 OR max_statements_per_minute <= 0 THEN
+        RAISE EXCEPTION 'a limit must be positive, or NULL for none' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE @extschema@.counterpart c
+       SET max_connections = set_counterpart_limits.max_connections,
+           max_statements_per_minute = set_counterpart_limits.max_statements_per_minute
+     WHERE c.counterpart_id = cid;
+END
+$$;
+
+CREATE FUNCTION @extschema@._sessions(
+    OUT pid integer, OUT login_oid oid, OUT counterpart_id bigint, OUT terminal_id bigint,
+    OUT client_addr text, OUT ssl boolean, OUT purpose text, OUT since timestamptz,
+    OUT last_statement_at timestamptz, OUT statements bigint, OUT cut_off_reason text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'olink_sessions'
+LANGUAGE C STRICT;
+
+CREATE VIEW @extschema@.sessions AS
+SELECT s.pid, pg_catalog.pg_get_userbyid(s.login_oid) AS login, c.name AS counterpart, t.name AS terminal,
+       s.client_addr, s.ssl, s.purpose, s.since, s.last_statement_at, s.statements,
+       a.state, s.cut_off_reason
+  FROM @extschema@._sessions() s
+  LEFT JOIN @extschema@.counterpart c ON c.counterpart_id = s.counterpart_id
+  LEFT JOIN @extschema@.terminal t ON t.terminal_id = s.terminal_id
+  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.pid;
 
 /*
  * Check-out locks (第7(2)(1)イ, checkout.c): while a record is checked out, nobody but its holder
@@ -1948,6 +1990,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.checkout(regclass, jsonb, interval, interv
     @extschema@.checkin(bigint) TO olink_counterpart, olink_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.force_release(bigint, text) TO olink_admin;
 GRANT SELECT ON @extschema@.locks TO olink_admin, olink_auditor;
+GRANT EXECUTE ON FUNCTION @extschema@.set_counterpart_limits(text, integer, integer) TO olink_admin;
+GRANT EXECUTE ON FUNCTION @extschema@._sessions() TO olink_admin, olink_auditor;
+GRANT SELECT ON @extschema@.sessions TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;
 GRANT EXECUTE ON FUNCTION @extschema@.begin_purpose(text), @extschema@.session_status(), @extschema@._grant_live(bigint)
   TO olink_counterpart;

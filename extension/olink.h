@@ -236,6 +236,7 @@ extern void olink_auth_check(struct Port *port, int status, Oid login, char *ter
 extern const char *olink_session_cut_off(void);
 extern void olink_annotate_cut_off(struct ErrorData *edata);
 extern void olink_credential_guard_utility(Node *parsetree);
+extern void olink_session_note_statement(const char *purpose, const char *command, bool utility);
 
 /* checkout.c */
 extern void olink_checkout_init(void);
