@@ -1,0 +1,67 @@
+# Load limits per counterpart (第7(2)(1)ア) and the live view of counterpart sessions (第7(2)(2)ア):
+# a login beyond max_connections is refused at the door, with the reason on record; a statement
+# beyond max_statements_per_minute is refused and audited, while COMMIT and ROLLBACK still pass;
+# olink.sessions shows each live session with its terminal, purpose and statement count.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use OlinkTAP;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = olink_node('load');
+olink_counterpart($node, 'clerk', 'clerk2');
+
+my $s1 = counterpart_psql($node, 'clerk');
+$s1->query_safe(q{SELECT name FROM reg.people WHERE id = 2});
+my $rows = $node->safe_psql('postgres', q{
+SELECT login || '|' || counterpart || '|' || terminal || '|' || client_addr || '|' || coalesce(purpose, '') || '|'
+       || statements || '|' || (since <= now()) || '|' || (cut_off_reason IS NULL)
+  FROM olink.sessions});
+is($rows, 'clerk|pension|pension-test|[local]|pension-check|1|true|true',
+	'olink.sessions: the live session, its terminal, purpose and statements');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM olink.sessions}), '1', 'internal sessions are not listed');
+
+# at most two sessions of the counterpart at once
+$node->safe_psql('postgres', q{SELECT olink.set_counterpart_limits('pension', max_connections => 2, max_statements_per_minute => NULL)});
+my $s2 = counterpart_psql($node, 'clerk2');
+$s2->query_safe('SELECT 1');
+my ($ret, $out, $err) = psql_as($node, 'clerk', 'SELECT 1');
+isnt($ret, 0, 'a third session of the counterpart is refused');
+like($err, qr/authentication failed for user "clerk"/, 'with the generic message');
+$node->safe_psql('postgres', 'SELECT olink.flush_audit()');
+is($node->safe_psql('postgres', q{
+SELECT reason FROM olink.connection_log WHERE kind = 'refused' ORDER BY event_id DESC LIMIT 1}),
+	'the counterpart has 2 sessions, its limit (max_connections)', 'the refusal is on record with its reason');
+$s2->quit;
+wait_until(sub { $node->safe_psql('postgres', 'SELECT count(*) FROM olink.sessions') eq '1' });
+($ret, $out, $err) = psql_as($node, 'clerk2', 'SELECT 1');
+is($ret, 0, 'when one ends, another may come in');
+
+# at most five statements a minute, transaction control aside
+$node->safe_psql('postgres', q{SELECT olink.set_counterpart_limits('pension', max_connections => NULL, max_statements_per_minute => 5)});
+my $minute_start = $node->safe_psql('postgres', q{SELECT 60 - extract(second FROM clock_timestamp())::int});
+sleep($minute_start + 1) if $minute_start < 5;    # not across a minute boundary
+my $s3 = counterpart_psql($node, 'clerk2');
+my @results;
+$s3->query_safe('BEGIN');
+for my $i (1 .. 6)
+{
+	my $r = $s3->query("SELECT $i");
+	push @results, $r;
+}
+my $rb = $s3->query('ROLLBACK');
+like($s3->{stderr} // '', qr/counterpart statement rate limit exceeded/, 'a statement beyond the limit is refused');
+is($s3->query('SELECT 42'), '', 'and the next ones this minute too');
+like($s3->{stderr} // '', qr/counterpart statement rate limit exceeded/, 'refused by the same limit');
+$node->safe_psql('postgres', 'SELECT olink.flush_audit()');
+cmp_ok($node->safe_psql('postgres', q{
+SELECT count(*) FROM olink.access_log WHERE sqlstate = '53400' AND message = 'counterpart statement rate limit exceeded'}),
+	'>=', 1, 'the refusals are audited with SQLSTATE 53400');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM olink.access_log WHERE login = 'clerk2' AND command = 'ROLLBACK' AND outcome = 'allowed'}),
+	'1', 'ROLLBACK passes: a session can always end what it began');
+$s1->quit;
+$s3->quit;
+done_testing();
