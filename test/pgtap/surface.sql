@@ -1,7 +1,7 @@
 -- The public surface: names, signatures, privileges.  Nothing is usable by PUBLIC; every
 -- SECURITY DEFINER function pins its search_path; settings have the contexts DESIGN.md gives.
 BEGIN;
-SELECT plan(67);
+SELECT plan(76);
 
 SELECT has_schema('olink');
 SELECT has_role('olink_admin');
@@ -128,12 +128,30 @@ SELECT ok(has_function_privilege('olink_admin', 'olink.add_terminal(text, text, 
           AND NOT has_function_privilege('olink_auditor', 'olink.add_terminal(text, text, text, cidr[], text, boolean, boolean)', 'EXECUTE'),
           'admins register terminals; auditors do not');
 SELECT is(array_agg(name || '=' || context ORDER BY name)::text,
-          '{olink.lockout_attempts=superuser,olink.lockout_duration=superuser,olink.max_credentials=postmaster,olink.max_terminals=postmaster,olink.password_history=superuser,olink.password_max_age=superuser,olink.password_min_classes=superuser,olink.password_min_length=superuser}',
+          '{olink.lockout_attempts=superuser,olink.lockout_duration=superuser,olink.max_checkouts=postmaster,olink.max_credentials=postmaster,olink.max_terminals=postmaster,olink.password_history=superuser,olink.password_max_age=superuser,olink.password_min_classes=superuser,olink.password_min_length=superuser}',
           'credential settings are superuser-only or set at server start')
   FROM pg_settings WHERE name ~ '^olink\.(lockout|password|max_)';
 SELECT ok(NOT has_function_privilege('olink_credential_manager', 'olink._set_password(name, text, text, text)', 'EXECUTE')
           AND NOT has_function_privilege('olink_admin', 'olink._set_password(name, text, text, text)', 'EXECUTE'),
           'only olink itself sets passwords');
+
+-- check-outs and load (DESIGN.md: checkout(relation, key jsonb, ttl interval) → lock id)
+SELECT has_function('olink', 'checkout', ARRAY['regclass', 'jsonb', 'interval', 'interval']);
+SELECT function_returns('olink', 'checkout', ARRAY['regclass', 'jsonb', 'interval', 'interval'], 'bigint');
+SELECT has_function('olink', 'checkin', ARRAY['bigint']);
+SELECT has_function('olink', 'force_release', ARRAY['bigint', 'text']);
+SELECT has_view('olink', 'locks', 'view olink.locks');
+SELECT has_view('olink', 'sessions', 'view olink.sessions');
+SELECT has_function('olink', 'set_counterpart_limits', ARRAY['text', 'integer', 'integer']);
+SELECT ok(has_function_privilege('olink_counterpart', 'olink.checkout(regclass, jsonb, interval, interval)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_counterpart', 'olink.force_release(bigint, text)', 'EXECUTE')
+          AND has_function_privilege('olink_admin', 'olink.force_release(bigint, text)', 'EXECUTE'),
+          'counterparts check out and in; only admins force a release');
+SELECT ok(has_table_privilege('olink_auditor', 'olink.sessions', 'SELECT')
+          AND has_table_privilege('olink_auditor', 'olink.locks', 'SELECT')
+          AND NOT has_table_privilege('olink_counterpart', 'olink.sessions', 'SELECT')
+          AND NOT has_table_privilege('olink_counterpart', 'olink.locks', 'SELECT'),
+          'operators and auditors read sessions and locks; counterparts do not');
 
 SELECT * FROM finish();
 ROLLBACK;
