@@ -130,7 +130,9 @@ SELECT olink.checkout('public.co_people', '{"person_id": 1}', '1 hour') > 0 AS t
 SELECT olink.checkout('public.co_pair', '{"a": 1, "b": "x"}', '1 hour');
 -- the record it holds is its own to change; one the clerk holds is not
 UPDATE public.co_people SET name = 'agent' WHERE person_id = 1;
+\set VERBOSITY terse
 UPDATE public.co_people SET name = 'agent' WHERE person_id = 5;
+\set VERBOSITY default
 SELECT count(*) FROM olink.locks;
 RESET SESSION AUTHORIZATION;
 SELECT holder, counterpart, key, state FROM olink.locks WHERE state = 'held' ORDER BY lock_id;
