@@ -31,6 +31,7 @@
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -553,6 +554,33 @@ refresh_credentials(void)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		olink_auth_load();
 		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(TopMemoryContext);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+}
+
+/* the day's row counts of the quotas, from shared memory to olink.quota_usage */
+static void
+persist_quotas(void)
+{
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "olink: SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_namespace_oid("olink", true)))
+			olink_quota_persist();
+		PopActiveSnapshot();
+		SPI_finish();
 		CommitTransactionCommand();
 	}
 	PG_CATCH();
@@ -1171,6 +1199,7 @@ olink_audit_worker_main(Datum main_arg)
 			while (write_batch(&buf))
 				;
 			seal_journal();
+			persist_quotas();
 			last_seal = GetCurrentTimestamp();
 			olink_seal_completed(requested);
 			seal_request_done = requested;
@@ -1187,6 +1216,7 @@ olink_audit_worker_main(Datum main_arg)
 				while (write_batch(&buf))
 					;
 				seal_journal();
+				persist_quotas();
 				break;
 			}
 		}

@@ -564,7 +564,10 @@ publish(AuthCopy *copy)
 	LWLockRelease(auth->lock);
 	/* olink dropped: its check-outs go with it */
 	if (!copy->loaded)
+	{
 		olink_checkout_reset();
+		olink_quota_reset();
+	}
 
 	for (int i = 0; i < nvictims; i++)
 	{

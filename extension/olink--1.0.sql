@@ -59,6 +59,8 @@ CREATE TABLE @extschema@.counterpart (
     credential_manager name,        -- 第6(2)(2)イ(ア): approves the counterpart's credentials
     max_connections integer CHECK (max_connections > 0),     -- 第7(2)(1)ア: load limits; NULL: none
     max_statements_per_minute integer CHECK (max_statements_per_minute > 0),
+    max_rows_per_statement bigint CHECK (max_rows_per_statement > 0),   -- 第7(1)エ: quotas on rows read
+    max_rows_per_day bigint CHECK (max_rows_per_day > 0),
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name NOT NULL DEFAULT session_user,
     CHECK (pg_catalog.length(pg_catalog.btrim(name)) > 0),
@@ -1617,6 +1619,7 @@ CREATE VIEW @extschema@.counterparts AS
 SELECT c.counterpart_id, c.name, c.necessity, c.approved_by, c.approved_on,
        pg_catalog.pg_get_userbyid(c.role) AS role_name, c.status,
        c.status_reason, c.credential_manager, c.max_connections, c.max_statements_per_minute,
+       c.max_rows_per_statement, c.max_rows_per_day,
        c.created_at, c.created_by
   FROM @extschema@.counterpart c;
 
@@ -1669,23 +1672,45 @@ SELECT t.terminal_id, c.name AS counterpart, t.name, t.manager, t.addresses,
  * Load (第7(2)(1)ア, 第7(2)(2)ア): limits per counterpart, checked where sessions and statements
  * start (credential.c), and the live counterpart sessions.
  */
+-- every call sets all four; NULL: no limit
 CREATE FUNCTION @extschema@.set_counterpart_limits(counterpart text, max_connections integer,
-                                                   max_statements_per_minute integer)
+                                                   max_statements_per_minute integer,
+                                                   max_rows_per_statement bigint DEFAULT NULL,
+                                                   max_rows_per_day bigint DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cid bigint := @extschema@._counterpart_id(counterpart);
 BEGIN
-    IF max_connections <= 0 OR max_statements_per_minute <= 0 THEN
+    IF max_connections <= 0 OR max_statements_per_minute <= 0 OR max_rows_per_statement <= 0
+       OR max_rows_per_day <= 0 THEN
         RAISE EXCEPTION 'a limit must be positive, or NULL for none' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE @extschema@.counterpart c
        SET max_connections = set_counterpart_limits.max_connections,
-           max_statements_per_minute = set_counterpart_limits.max_statements_per_minute
+           max_statements_per_minute = set_counterpart_limits.max_statements_per_minute,
+           max_rows_per_statement = set_counterpart_limits.max_rows_per_statement,
+           max_rows_per_day = set_counterpart_limits.max_rows_per_day
      WHERE c.counterpart_id = cid;
 END
 $$;
+
+-- rows read today, per counterpart (grant_id 0) and per grant; written by the audit worker from
+-- shared memory every second, read back after a restart (quota.c)
+CREATE TABLE @extschema@.quota_usage (
+    day             date NOT NULL,
+    counterpart_id  bigint NOT NULL,
+    grant_id        bigint NOT NULL,
+    rows            bigint NOT NULL,
+    PRIMARY KEY (day, counterpart_id, grant_id)
+);
+
+-- in every counterpart row policy: counts a row read under a grant, and refuses the one over a quota
+CREATE FUNCTION @extschema@._count_read(grant_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'olink_count_read'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 CREATE FUNCTION @extschema@._sessions(
     OUT pid integer, OUT login_oid oid, OUT counterpart_id bigint, OUT terminal_id bigint,
@@ -1990,7 +2015,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.checkout(regclass, jsonb, interval, interv
     @extschema@.checkin(bigint) TO olink_counterpart, olink_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.force_release(bigint, text) TO olink_admin;
 GRANT SELECT ON @extschema@.locks TO olink_admin, olink_auditor;
-GRANT EXECUTE ON FUNCTION @extschema@.set_counterpart_limits(text, integer, integer) TO olink_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.set_counterpart_limits(text, integer, integer, bigint, bigint) TO olink_admin;
+GRANT EXECUTE ON FUNCTION @extschema@._count_read(bigint) TO olink_counterpart;
+GRANT SELECT ON @extschema@.quota_usage TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@._sessions() TO olink_admin, olink_auditor;
 GRANT SELECT ON @extschema@.sessions TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;

@@ -169,6 +169,7 @@ _PG_init(void)
 	olink_queue_init();
 	olink_registry_init();
 	olink_enforce_init();
+	olink_quota_init();
 	olink_rowsec_init();
 	/* after enforce.c: its hooks run inside audit's, so an event is open before any check */
 	olink_audit_init();

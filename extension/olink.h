@@ -55,6 +55,8 @@ typedef struct OlinkGrant
 	char	  **purposes;
 	TimestampTz valid_from;
 	TimestampTz valid_until;	/* DT_NOEND when open-ended */
+	int64		max_rows_per_statement; /* 0: none */
+	int64		max_rows_per_day;
 
 	OlinkFilterState filter_state;
 	Node	   *filter_expr;	/* parsed filter, Vars of varno 1 */
@@ -92,6 +94,8 @@ typedef struct OlinkSession
 	char	   *counterpart;
 	char	   *login;
 	Oid			group_role;		/* the counterpart's NOLOGIN role */
+	int64		max_rows_per_statement; /* the counterpart's own quotas; 0: none */
+	int64		max_rows_per_day;
 	bool		counterpart_active;
 	bool		credential_active;
 	int			nagreements;
@@ -238,6 +242,11 @@ extern void olink_annotate_cut_off(struct ErrorData *edata);
 extern void olink_credential_guard_utility(Node *parsetree);
 extern void olink_session_note_statement(const char *purpose, const char *command, bool utility);
 
+/* quota.c */
+extern void olink_quota_init(void);
+extern void olink_quota_persist(void);
+extern void olink_quota_reset(void);
+
 /* checkout.c */
 extern void olink_checkout_init(void);
 extern void olink_checkout_reset(void);
@@ -318,6 +327,7 @@ extern void olink_own_abort(OlinkOwnQuery *q);
 extern MemoryContext olink_registry_cxt;
 extern void olink_registry_init(void);
 extern uint64 olink_registry_generation(void);
+extern Oid	olink_count_read_function(void);
 extern Oid	olink_grant_live_function(void);
 extern bool olink_purpose_registered(OlinkSession *s, const char *purpose, TimestampTz now);
 extern void olink_require_purpose(OlinkSession *s, const char *purpose);

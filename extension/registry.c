@@ -87,6 +87,7 @@ static bool purpose_round_valid = false;
 static char *statement_purpose = NULL;
 
 static Oid	grant_live_funcoid = InvalidOid;
+static Oid	count_read_funcoid = InvalidOid;
 
 /* entry of session.grants */
 typedef struct GrantSlot
@@ -182,6 +183,12 @@ Oid
 olink_grant_live_function(void)
 {
 	return grant_live_funcoid;
+}
+
+Oid
+olink_count_read_function(void)
+{
+	return count_read_funcoid;
 }
 
 /* ---------------------------------------------------------------------
@@ -312,7 +319,8 @@ load_grants(void)
 
 	values[0] = Int64GetDatum(session.counterpart_id);
 	registry_query("SELECT grant_id, relid::pg_catalog.oid, privileges, columns, row_filter,"
-				   "       purposes, valid_from, valid_until"
+				   "       purposes, valid_from, valid_until,"
+				   "       coalesce(max_rows_per_statement, 0), coalesce(max_rows_per_day, 0)"
 				   "  FROM olink.access_grant"
 				   " WHERE counterpart_id = $1 AND revoked_at IS NULL"
 				   " ORDER BY grant_id",
@@ -372,6 +380,8 @@ load_grants(void)
 											 TEXTOID, &g->npurposes);
 		g->valid_from = get_timestamp(tup, desc, 7, false);
 		g->valid_until = get_timestamp(tup, desc, 8, true);
+		g->max_rows_per_statement = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+		g->max_rows_per_day = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
 		g->filter_state = g->row_filter ? OLINK_FILTER_UNPARSED : OLINK_FILTER_OK;
 
 		r = relation_entry(g->relid);
@@ -424,7 +434,7 @@ load_identity(void)
 	/* credentials are bound by OID: renaming the login changes nothing */
 	values[0] = ObjectIdGetDatum(GetSessionUserId());
 	registry_query("SELECT c.counterpart_id, c.name, c.status = 'active', cr.status = 'active',"
-				   "       c.role::pg_catalog.oid"
+				   "       c.role::pg_catalog.oid, c.max_rows_per_statement, c.max_rows_per_day"
 				   "  FROM olink.credential cr JOIN olink.counterpart c USING (counterpart_id)"
 				   " WHERE cr.login::pg_catalog.oid = $1",
 				   1, argtypes, values);
@@ -443,6 +453,12 @@ load_identity(void)
 		session.counterpart_active = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		session.credential_active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		session.group_role = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+		session.max_rows_per_statement = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		if (isnull)
+			session.max_rows_per_statement = 0;
+		session.max_rows_per_day = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		if (isnull)
+			session.max_rows_per_day = 0;
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -486,6 +502,7 @@ registry_load_once(void)
 	memset(registry_relids, 0, sizeof(registry_relids));
 	session_loaded_for = GetSessionUserId();
 	grant_live_funcoid = InvalidOid;
+	count_read_funcoid = InvalidOid;
 
 	if (creating_extension || !IsTransactionState())
 		return false;
@@ -530,6 +547,9 @@ registry_load_once(void)
 
 		grant_live_funcoid = LookupFuncName(list_make2(makeString("olink"),
 													   makeString("_grant_live")),
+											1, &argtype, false);
+		count_read_funcoid = LookupFuncName(list_make2(makeString("olink"),
+													   makeString("_count_read")),
 											1, &argtype, false);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "olink: SPI_connect failed");

@@ -311,15 +311,31 @@ grants_qual(OlinkRelation *r, int priv, Relation rel)
 	{
 		OlinkGrant *g = lfirst(lc);
 		Expr	   *guard;
+		Expr	   *count = NULL;
 
 		if (!(g->privs & priv))
 			continue;
 		if (g->missing_column != NULL || !olink_grant_filter_usable(g, rel))
 			continue;			/* admits no row; enforce.c explains the refusal */
+
+		/*
+		 * Rows read: each row that passes this grant's filter is counted
+		 * against the quotas (quota.c), last in the arm so that the filter
+		 * decides first.
+		 */
+		if (priv == OLINK_PRIV_SELECT)
+			count = (Expr *) makeFuncExpr(olink_count_read_function(), BOOLOID,
+										  list_make1(makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
+															   Int64GetDatum(g->id), false,
+															   FLOAT8PASSBYVAL)),
+										  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		if (carrying == 1)
 		{
-			arms = lappend(arms, g->filter_expr != NULL ? copyObject(g->filter_expr) :
-						   (Node *) makeBoolConst(true, false));
+			Node	   *arm = g->filter_expr != NULL ? copyObject(g->filter_expr) : NULL;
+
+			if (count != NULL)
+				arm = arm ? (Node *) make_andclause(list_make2(arm, count)) : (Node *) count;
+			arms = lappend(arms, arm ? arm : (Node *) makeBoolConst(true, false));
 			continue;
 		}
 		guard = (Expr *) makeFuncExpr(guard_fn, BOOLOID,
@@ -327,10 +343,15 @@ grants_qual(OlinkRelation *r, int priv, Relation rel)
 														   Int64GetDatum(g->id), false,
 														   FLOAT8PASSBYVAL)),
 									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		if (g->filter_expr != NULL)
-			arms = lappend(arms, make_andclause(list_make2(guard, copyObject(g->filter_expr))));
-		else
-			arms = lappend(arms, guard);
+		{
+			List	   *parts = list_make1(guard);
+
+			if (g->filter_expr != NULL)
+				parts = lappend(parts, copyObject(g->filter_expr));
+			if (count != NULL)
+				parts = lappend(parts, count);
+			arms = lappend(arms, list_length(parts) == 1 ? (Node *) guard : (Node *) make_andclause(parts));
+		}
 	}
 	if (arms == NIL)
 		return (Expr *) makeBoolConst(false, false);

@@ -1,0 +1,723 @@
+/*-------------------------------------------------------------------------
+ *
+ * quota.c
+ *		Row quotas against bulk extraction (第7(1)エ): rows per statement and
+ *		rows per day, per grant and per counterpart.
+ *
+ * What is counted is the rows of protected tables a counterpart's statement
+ * reads after the row filter, not the rows it returns: an aggregate, a
+ * function or a cursor does not hide a bulk read.  The count is taken where
+ * the rows are produced: rowsec.c ends each grant's arm of the row-security
+ * qual with olink._count_read(grant_id), which the executor evaluates for
+ * each row that passed that grant's filter, and which refuses the row that
+ * goes over a quota.
+ *
+ * Counts are kept per top-level statement and per execution of a query (so
+ * a cursor's FETCHes add up across statements).  So that no row of a
+ * refused statement leaves the server, the executor's output of a
+ * counterpart statement that reads a protected table under a quota is held
+ * back in a tuplestore and sent only when that run of the executor ends
+ * without error: a FETCH of ten rows past the limit sends none of the ten.
+ *
+ * A day's counts live in shared memory, per (counterpart, grant) with grant
+ * 0 for the counterpart as a whole; each execution adds its rows when it
+ * ends (or fails).  The audit worker writes changed counts to
+ * olink.quota_usage every second, and the first statement after a restart
+ * reads the day's counts back, so a restart does not reset them.  A day's
+ * quota is checked against other sessions' counts as of the statement's
+ * start plus this statement's own rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "olink.h"
+
+PG_FUNCTION_INFO_V1(olink_count_read);
+
+static int	max_quota_counters = 16384;
+
+typedef struct QuotaKey
+{
+	int64		counterpart_id;
+	int64		grant_id;		/* 0: the counterpart as a whole */
+} QuotaKey;
+
+typedef struct QuotaEntry
+{
+	QuotaKey	key;
+	int32		day;			/* days since 2000-01-01, in the server's time zone */
+	int64		rows;
+	bool		dirty;			/* not yet written to olink.quota_usage */
+} QuotaEntry;
+
+typedef struct QuotaShared
+{
+	LWLock	   *lock;
+	bool		loaded;
+} QuotaShared;
+
+static QuotaShared *shared = NULL;
+static HTAB *counters = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+
+/* one grant's rows in a statement or an execution */
+typedef struct GrantRows
+{
+	int64		grant_id;
+	int64		rows;
+	int64		day_base;		/* the day's rows in shared memory when first seen */
+} GrantRows;
+
+typedef struct RowCounts
+{
+	int64		rows;
+	int64		day_base;		/* the counterpart's day rows in shared memory */
+	int			ngrants;
+	GrantRows	grants[32];		/* beyond that, a grant's rows count only in the total */
+} RowCounts;
+
+/* one execution of a query (a cursor's lives across FETCHes) */
+typedef struct QuotaExec
+{
+	QueryDesc  *query;
+	int64		counterpart_id;
+	RowCounts	counts;
+	struct QuotaExec *next;
+} QuotaExec;
+
+static QuotaExec *execs = NULL;
+static QuotaExec *current = NULL;	/* the execution whose rows are being read */
+
+/* the top-level statement */
+static RowCounts statement;
+static TimestampTz statement_started = 0;
+static int32 statement_day = 0;
+
+static Size
+quota_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(QuotaShared)),
+					hash_estimate_size(max_quota_counters, sizeof(QuotaEntry)));
+}
+
+static void
+quota_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(quota_shmem_size());
+	RequestNamedLWLockTranche("olink quotas", 1);
+}
+
+static void
+quota_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("olink quotas", sizeof(QuotaShared), &found);
+	if (!found)
+	{
+		shared->lock = &(GetNamedLWLockTranche("olink quotas"))->lock;
+		shared->loaded = false;
+	}
+	info.keysize = sizeof(QuotaKey);
+	info.entrysize = sizeof(QuotaEntry);
+	counters = ShmemInitHash("olink quota counters", 256, max_quota_counters, &info,
+							 HASH_ELEM | HASH_BLOBS);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* today, as days since 2000-01-01 in the session's time zone */
+static int32
+today(TimestampTz ts)
+{
+	return (int32) DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ts)));
+}
+
+/* a day's rows of (counterpart, grant) in shared memory */
+static int64
+shared_rows(int64 counterpart_id, int64 grant_id, int32 day)
+{
+	QuotaKey	key = {counterpart_id, grant_id};
+	QuotaEntry *e;
+	int64		rows = 0;
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	e = hash_search(counters, &key, HASH_FIND, NULL);
+	if (e != NULL && e->day == day)
+		rows = e->rows;
+	LWLockRelease(shared->lock);
+	return rows;
+}
+
+/* adds an execution's rows to the day's counts */
+static void
+add_to_day(int64 counterpart_id, RowCounts *c, int32 day)
+{
+	if (c->rows == 0 || shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = -1; i < c->ngrants; i++)
+	{
+		QuotaKey	key = {counterpart_id, i < 0 ? 0 : c->grants[i].grant_id};
+		int64		rows = i < 0 ? c->rows : c->grants[i].rows;
+		QuotaEntry *e;
+		bool		found;
+
+		if (rows == 0)
+			continue;
+		e = hash_search(counters, &key, HASH_ENTER_NULL, &found);
+		if (e == NULL)
+		{
+			/* no room: said in the log, never a silent loss of the counterpart's total */
+			ereport(WARNING,
+					(errmsg("olink: no room for the quota counter of grant %lld (olink.max_quota_counters)",
+							(long long) key.grant_id)));
+			continue;
+		}
+		if (!found || e->day != day)
+		{
+			e->day = day;
+			e->rows = 0;
+		}
+		e->rows += rows;
+		e->dirty = true;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* after a restart: the day's counts from olink.quota_usage, once */
+static void
+ensure_loaded(void)
+{
+	OlinkOwnQuery own;
+	int			rc;
+	int			n;
+	QuotaEntry *rows;
+
+	if (shared == NULL || shared->loaded)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "olink: SPI_connect failed");
+	olink_own_enter(&own);
+	PG_TRY();
+	{
+		rc = SPI_execute("SELECT counterpart_id, grant_id, day - date '2000-01-01', rows "
+						 "  FROM olink.quota_usage WHERE day = current_date", true, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "olink: could not read olink.quota_usage: %s", SPI_result_code_string(rc));
+	}
+	PG_CATCH();
+	{
+		olink_own_abort(&own);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	olink_own_leave(&own);
+	n = (int) SPI_processed;
+	rows = palloc0(sizeof(QuotaEntry) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		rows[i].key.counterpart_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		rows[i].key.grant_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		rows[i].day = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		rows[i].rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
+	}
+	SPI_finish();
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (!shared->loaded)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			bool		found;
+			QuotaEntry *e = hash_search(counters, &rows[i].key, HASH_ENTER_NULL, &found);
+
+			if (e == NULL)
+				continue;
+			if (!found || e->day != rows[i].day)
+			{
+				e->day = rows[i].day;
+				e->rows = 0;
+				e->dirty = false;
+			}
+			/* counts made since the restart, before this load, add to those written before */
+			e->rows += rows[i].rows;
+		}
+		shared->loaded = true;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* olink is gone (DROP EXTENSION committed): its counterparts' and grants' ids will be used again */
+void
+olink_quota_reset(void)
+{
+	HASH_SEQ_STATUS seq;
+	QuotaEntry *e;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&seq, counters);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		hash_search(counters, &e->key, HASH_REMOVE, NULL);
+	shared->loaded = false;
+	LWLockRelease(shared->lock);
+	statement_started = 0;
+}
+
+/*
+ * The audit worker, every second: the changed counts to olink.quota_usage.
+ * In a transaction, connected to SPI.
+ */
+void
+olink_quota_persist(void)
+{
+	HASH_SEQ_STATUS seq;
+	QuotaEntry *e;
+	QuotaEntry *batch;
+	int			n = 0;
+	int			cap = 64;
+
+	if (shared == NULL || !shared->loaded)
+		return;
+	batch = palloc(sizeof(QuotaEntry) * cap);
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&seq, counters);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (!e->dirty)
+			continue;
+		if (n == cap)
+		{
+			cap *= 2;
+			batch = repalloc(batch, sizeof(QuotaEntry) * cap);
+		}
+		batch[n++] = *e;
+	}
+	LWLockRelease(shared->lock);
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		args[4];
+		int			rc;
+
+		args[0] = Int32GetDatum(batch[i].day);
+		args[1] = Int64GetDatum(batch[i].key.counterpart_id);
+		args[2] = Int64GetDatum(batch[i].key.grant_id);
+		args[3] = Int64GetDatum(batch[i].rows);
+		rc = SPI_execute_with_args("INSERT INTO olink.quota_usage (day, counterpart_id, grant_id, rows) "
+								   "VALUES (date '2000-01-01' + $1, $2, $3, $4) "
+								   "ON CONFLICT (day, counterpart_id, grant_id) DO UPDATE "
+								   "SET rows = GREATEST(olink.quota_usage.rows, EXCLUDED.rows)",
+								   4, (Oid[]) {INT4OID, INT8OID, INT8OID, INT8OID}, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "olink: could not write olink.quota_usage: %s", SPI_result_code_string(rc));
+	}
+
+	/* written: clean, unless counted again meanwhile */
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < n; i++)
+	{
+		e = hash_search(counters, &batch[i].key, HASH_FIND, NULL);
+		if (e != NULL && e->day == batch[i].day && e->rows == batch[i].rows)
+			e->dirty = false;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* ---------------------------------------------------------------------
+ * Counting
+ * ---------------------------------------------------------------------
+ */
+
+static GrantRows *
+grant_rows(RowCounts *c, int64 grant_id, int64 counterpart_id, int32 day, bool with_day)
+{
+	for (int i = 0; i < c->ngrants; i++)
+		if (c->grants[i].grant_id == grant_id)
+			return &c->grants[i];
+	if (c->ngrants == lengthof(c->grants))
+		return NULL;
+	c->grants[c->ngrants].grant_id = grant_id;
+	c->grants[c->ngrants].rows = 0;
+	c->grants[c->ngrants].day_base = with_day ? shared_rows(counterpart_id, grant_id, day) : 0;
+	return &c->grants[c->ngrants++];
+}
+
+static void
+refuse(const char *what, int64 limit, const char *setting, int64 grant_id, const char *counterpart)
+{
+	PG_TRY();
+	{
+		if (grant_id != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("row quota exceeded: more than %lld rows %s under grant %lld",
+							(long long) limit, what, (long long) grant_id),
+					 errdetail("Quotas count the rows of protected tables a statement reads, after the row filter (%s).",
+							   setting),
+					 errhint("Read fewer rows: narrow the statement.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("row quota exceeded: more than %lld rows %s for counterpart \"%s\"",
+							(long long) limit, what, counterpart),
+					 errdetail("Quotas count the rows of protected tables a statement reads, after the row filter (%s).",
+							   setting),
+					 errhint("Read fewer rows: narrow the statement.")));
+	}
+	PG_CATCH();
+	{
+		olink_audit_capture_error();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * olink._count_read(grant_id): true, having counted one row read under the
+ * grant; refuses the row that goes over a quota.
+ */
+Datum
+olink_count_read(PG_FUNCTION_ARGS)
+{
+	int64		grant_id = PG_GETARG_INT64(0);
+	OlinkSession *s;
+	OlinkGrant *g;
+	GrantRows  *sg;
+	GrantRows  *eg = NULL;
+	TimestampTz started = GetCurrentStatementStartTimestamp();
+	int64		stmt_rows;
+	int64		grant_stmt_rows;
+
+	if (olink_in_registry_read)
+		PG_RETURN_BOOL(true);
+	s = olink_session();
+	if (!s->installed || !s->is_counterpart)
+		PG_RETURN_BOOL(true);
+
+	if (started != statement_started)
+	{
+		memset(&statement, 0, sizeof(statement));
+		statement_started = started;
+		statement_day = today(started);
+		ensure_loaded();
+		statement.day_base = shared_rows(s->counterpart_id, 0, statement_day);
+	}
+	g = olink_find_grant(s, grant_id);
+
+	statement.rows++;
+	sg = grant_rows(&statement, grant_id, s->counterpart_id, statement_day, true);
+	if (sg != NULL)
+		sg->rows++;
+	stmt_rows = statement.rows;
+	grant_stmt_rows = sg ? sg->rows : 0;
+	if (current != NULL)
+	{
+		current->counts.rows++;
+		eg = grant_rows(&current->counts, grant_id, s->counterpart_id, statement_day, false);
+		if (eg != NULL)
+			eg->rows++;
+		/* a cursor's rows add up across its FETCHes */
+		stmt_rows = Max(stmt_rows, current->counts.rows);
+		if (eg != NULL)
+			grant_stmt_rows = Max(grant_stmt_rows, eg->rows);
+	}
+
+	if (s->max_rows_per_statement > 0 && stmt_rows > s->max_rows_per_statement)
+		refuse("in one statement", s->max_rows_per_statement, "max_rows_per_statement", 0, s->counterpart);
+	if (s->max_rows_per_day > 0 && statement.day_base + statement.rows > s->max_rows_per_day)
+		refuse("today", s->max_rows_per_day, "max_rows_per_day", 0, s->counterpart);
+	if (g != NULL)
+	{
+		if (g->max_rows_per_statement > 0 && grant_stmt_rows > g->max_rows_per_statement)
+			refuse("in one statement", g->max_rows_per_statement, "max_rows_per_statement", grant_id, NULL);
+		if (g->max_rows_per_day > 0 && sg != NULL && sg->day_base + sg->rows > g->max_rows_per_day)
+			refuse("today", g->max_rows_per_day, "max_rows_per_day", grant_id, NULL);
+	}
+	PG_RETURN_BOOL(true);
+}
+
+/* ---------------------------------------------------------------------
+ * Executions, and holding their output back
+ * ---------------------------------------------------------------------
+ */
+
+static QuotaExec *
+find_exec(QueryDesc *query, bool create)
+{
+	QuotaExec  *q;
+
+	for (q = execs; q != NULL; q = q->next)
+		if (q->query == query)
+			return q;
+	if (!create)
+		return NULL;
+	q = MemoryContextAllocZero(TopMemoryContext, sizeof(QuotaExec));
+	q->query = query;
+	q->next = execs;
+	execs = q;
+	return q;
+}
+
+static void
+forget_exec(QueryDesc *query, bool count_it)
+{
+	QuotaExec **p;
+
+	for (p = &execs; *p != NULL; p = &(*p)->next)
+	{
+		QuotaExec  *q = *p;
+
+		if (q->query != query)
+			continue;
+		*p = q->next;
+		if (count_it && q->counts.rows > 0)
+			add_to_day(q->counterpart_id, &q->counts, today(GetCurrentStatementStartTimestamp()));
+		if (current == q)
+			current = NULL;
+		pfree(q);
+		return;
+	}
+}
+
+/* does any quota bind this counterpart? */
+static bool
+any_quota(OlinkSession *s, List *rtable)
+{
+	ListCell   *lc;
+
+	foreach(lc, rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		OlinkRelation *r;
+		ListCell   *gc;
+
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		r = olink_find_relation(s, rte->relid);
+		if (r == NULL || !r->protected)
+			continue;
+		if (s->max_rows_per_statement > 0 || s->max_rows_per_day > 0)
+			return true;
+		foreach(gc, r->grants)
+		{
+			OlinkGrant *g = lfirst(gc);
+
+			if (g->max_rows_per_statement > 0 || g->max_rows_per_day > 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* a DestReceiver that keeps the rows until the run ends */
+typedef struct HoldReceiver
+{
+	DestReceiver pub;
+	DestReceiver *target;
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	MemoryContext cxt;
+} HoldReceiver;
+
+static bool
+hold_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	HoldReceiver *h = (HoldReceiver *) self;
+
+	tuplestore_puttupleslot(h->store, slot);
+	return true;
+}
+
+static void
+hold_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	HoldReceiver *h = (HoldReceiver *) self;
+
+	h->desc = typeinfo;
+	h->target->rStartup(h->target, operation, typeinfo);
+}
+
+static void
+hold_shutdown(DestReceiver *self)
+{
+	/* the target's shutdown comes after the rows are sent */
+}
+
+static void
+hold_destroy(DestReceiver *self)
+{
+}
+
+static void
+quota_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	/* a QueryDesc at an address seen before is a new execution */
+	if (execs != NULL)
+		forget_exec(queryDesc, false);
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+quota_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+{
+	QuotaExec  *saved = current;
+	HoldReceiver *hold = NULL;
+	DestReceiver *target = queryDesc->dest;
+	OlinkSession *s = NULL;
+
+	if (!olink_in_registry_read && !IsParallelWorker() && IsTransactionState())
+	{
+		s = olink_session();
+		if (!s->installed || !s->is_counterpart)
+			s = NULL;
+	}
+	if (s != NULL)
+	{
+		current = find_exec(queryDesc, true);
+		current->counterpart_id = s->counterpart_id;
+		if (any_quota(s, queryDesc->plannedstmt->rtable))
+		{
+			MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "olink held rows",
+													  ALLOCSET_DEFAULT_SIZES);
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			hold = palloc0(sizeof(HoldReceiver));
+			hold->pub.receiveSlot = hold_receive;
+			hold->pub.rStartup = hold_startup;
+			hold->pub.rShutdown = hold_shutdown;
+			hold->pub.rDestroy = hold_destroy;
+			hold->pub.mydest = DestNone;
+			hold->target = target;
+			hold->cxt = cxt;
+			hold->store = tuplestore_begin_heap(false, false, work_mem);
+			MemoryContextSwitchTo(old);
+			queryDesc->dest = (DestReceiver *) hold;
+		}
+	}
+
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_CATCH();
+	{
+		queryDesc->dest = target;
+		current = saved;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	queryDesc->dest = target;
+	current = saved;
+
+	if (hold != NULL)
+	{
+		/* the run ended within every quota: now the rows go */
+		if (hold->desc != NULL)
+		{
+			TupleTableSlot *slot = MakeSingleTupleTableSlot(hold->desc, &TTSOpsMinimalTuple);
+
+			while (tuplestore_gettupleslot(hold->store, true, false, slot))
+			{
+				if (!target->receiveSlot(slot, target))
+					break;
+				ExecClearTuple(slot);
+			}
+			ExecDropSingleTupleTableSlot(slot);
+			target->rShutdown(target);
+		}
+		tuplestore_end(hold->store);
+		MemoryContextDelete(hold->cxt);
+	}
+}
+
+static void
+quota_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (execs != NULL)
+		forget_exec(queryDesc, true);
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+static void
+quota_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		/* executions that failed: their rows were read, and count */
+		while (execs != NULL)
+		{
+			QuotaExec  *q = execs;
+
+			execs = q->next;
+			if (q->counts.rows > 0 && statement_day != 0)
+				add_to_day(q->counterpart_id, &q->counts, statement_day);
+			pfree(q);
+		}
+		current = NULL;
+	}
+}
+
+void
+olink_quota_init(void)
+{
+	DefineCustomIntVariable("olink.max_quota_counters",
+							"How many (counterpart, grant) row counters of the day olink's shared memory holds.",
+							NULL,
+							&max_quota_counters, 16384, 64, 10000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = quota_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = quota_shmem_startup;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = quota_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = quota_ExecutorRun;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = quota_ExecutorEnd;
+	RegisterXactCallback(quota_xact_callback, NULL);
+}
