@@ -1475,12 +1475,13 @@ audit_emit_log(ErrorData *edata)
 		if (may_hold_password(debug_query_string) &&
 			calls_password_function(debug_query_string, strlen(debug_query_string)))
 		{
+			/* palloc'd: errfinish frees what edata points to */
 			if (edata->detail && strncmp(edata->detail, "parameters: ", 12) == 0)
-				edata->detail = "parameters: hidden by olink, the statement sets a password";
+				edata->detail = pstrdup("parameters: hidden by olink, the statement sets a password");
 			if (edata->detail_log && strncmp(edata->detail_log, "parameters: ", 12) == 0)
-				edata->detail_log = "parameters: hidden by olink, the statement sets a password";
+				edata->detail_log = pstrdup("parameters: hidden by olink, the statement sets a password");
 			if (edata->context && strstr(edata->context, "with parameters: ") != NULL)
-				edata->context = "extended query with parameters hidden by olink, the statement sets a password";
+				edata->context = pstrdup("extended query with parameters hidden by olink, the statement sets a password");
 		}
 		if (!edata->hide_stmt && may_hold_password(debug_query_string))
 		{

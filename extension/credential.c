@@ -554,7 +554,8 @@ publish(AuthCopy *copy)
 		int			pid = proc->pid;
 		AuthCredential *c;
 
-		if (pid == 0 || pid == MyProcPid || auth->slots[i].pid == pid)
+		/* parallel workers carry their leader's role; the leader's slot speaks for them */
+		if (pid == 0 || pid == MyProcPid || auth->slots[i].pid == pid || proc->isBackgroundWorker)
 			continue;
 		c = find_credential(proc->roleId);
 		if (c == NULL)

@@ -1,6 +1,6 @@
 # The fixes of the credential review (commit b2fa32b), one block each.  Every assertion fails on
 # the code before the fix (b2fa32b^), except those named "control: ...", which show that the
-# setup worked or that what must keep working does, and the TODO ones, which name bugs of the fix.
+# setup worked or that what must keep working does, and (formerly TODO) ones that found bugs of the fix, fixed since.
 #  1. olink's own queries run with search_path pg_catalog: an operator or function of a schema on
 #     the session's search_path is never run by them (they run as superuser)
 #  2. a registry change by hand, in autocommit, is published at its commit
@@ -197,13 +197,8 @@ SELECT olink.add_terminal(counterpart => 'welfare', name => 'welfare-annex', man
                           addresses => '{10.9.7.0/24}', dedicated_line => true)});
 my ($par_out, $par_err) = session_wait($par, $par_mark);
 session_finish($par);
-TODO:
-{
-	local $TODO = 'BUG (b2fa32b): credential.c publish() SIGTERMs every PGPROC whose roleId is a credential and has '
-	  . 'no slot of its own, parallel workers included: any registry change fails the counterparts\' parallel queries';
-	is(($par_out // '') . ($par_err =~ /ERROR:.*/ ? " $&" : ''), 'done|',
-		'a parallel query of a counterpart that passed the door survives an unrelated registry change');
-}
+is(($par_out // '') . ($par_err =~ /ERROR:.*/ ? " $&" : ''), 'done|',
+	'a parallel query of a counterpart that passed the door survives an unrelated registry change');
 
 # =====================================================================================================
 # 4. the role is checked again at the issue; members and owned objects are refused
@@ -352,7 +347,7 @@ is( $node->safe_psql('postgres', q{SELECT certificate_fingerprint || ':' || cert
 is($node->safe_psql('postgres', q{SELECT count(*) FROM olink.terminals WHERE name = 'other-desk'}), '0', 'no other-desk was made');
 
 # =====================================================================================================
-# 5b. the extended protocol's parameters (last: it crashes the backend, see the TODO)
+# 5b. the extended protocol's parameters
 # =====================================================================================================
 # pgbench -M extended is the client on this machine that sends parameters (no DBD::Pg, no psycopg):
 # :login and :pw go as $1 and $2.  log_statement = all logs them in a "parameters:" DETAIL, and
@@ -377,28 +372,18 @@ sub server_back
 	wait_worker($node);
 	return;
 }
-my $bug = 'BUG (b2fa32b): audit.c audit_emit_log() sets edata->detail/detail_log/context to string literals; '
-  . 'errfinish() pfree()s them after a LOG, so the backend dies of SIGSEGV and the server restarts';
 $offset = -s $node->logfile;
 ($ret, $out, $err) = pgbench_change($ext{extended});
-TODO:
-{
-	local $TODO = $bug;
-	is($ret, 0, 'pgbench -M extended sets a password through a parameter');
-	unlike(log_since($offset), qr/terminated by signal/, 'and no server process crashes');
-}
+is($ret, 0, 'pgbench -M extended sets a password through a parameter');
+unlike(log_since($offset), qr/terminated by signal/, 'and no server process crashes');
 server_back();
 like(log_since($offset), qr/LOG:  execute <unnamed>: SELECT olink\.change_password\(\$1, \$2\);?\n[^\n]*DETAIL:  parameters: hidden by olink, the statement sets a password\n/,
 	'the extended-protocol statement is logged with its parameters hidden');
 my $err_offset = -s $node->logfile;
 ($ret, $out, $err) = pgbench_change($ext{ext_error});
-TODO:
-{
-	local $TODO = $bug;
-	like($err, qr/password is too short/, 'a too-short password, as a parameter, is refused by the policy');
-	like(log_since($err_offset), qr/ERROR:  password is too short\n(?:[^\n]*\n)*?[^\n]*CONTEXT:  [^\n]*parameters hidden by olink/,
-		'and the error\'s CONTEXT in the server log has its parameters hidden');
-}
+like($err, qr/password is too short/, 'a too-short password, as a parameter, is refused by the policy');
+like(log_since($err_offset), qr/ERROR:  password is too short\n(?:[^\n]*\n)*?[^\n]*CONTEXT:  [^\n]*parameters hidden by olink/,
+	'and the error\'s CONTEXT in the server log has its parameters hidden');
 server_back();
 $node->safe_psql('postgres', 'SELECT olink.flush_audit()');
 $log = log_since($offset);
