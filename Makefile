@@ -10,7 +10,7 @@ PG_CPPFLAGS  = -I$(srcdir)/extension
 SHLIB_LINK   = -lcrypto
 PG_CFLAGS    = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
-REGRESS      = registry enforce bypass redteam internal audit credential checkout
+REGRESS      = registry enforce bypass redteam internal audit credential checkout quota
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
 
 PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)

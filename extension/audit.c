@@ -1120,7 +1120,9 @@ note_error(ErrorData *edata)
 
 	if (pending.outcome != OLINK_OUTCOME_DENIED)
 	{
-		pending.outcome = edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ?
+		/* refused by a grant, a quota or a rate limit: denied; anything else: failed */
+		pending.outcome = (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+						   edata->sqlerrcode == ERRCODE_CONFIGURATION_LIMIT_EXCEEDED) ?
 			OLINK_OUTCOME_DENIED : OLINK_OUTCOME_FAILED;
 		pending.sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
 		pending.message = edata->message ? pstrdup(edata->message) : NULL;

@@ -142,7 +142,7 @@ SELECT has_function('olink', 'checkin', ARRAY['bigint']);
 SELECT has_function('olink', 'force_release', ARRAY['bigint', 'text']);
 SELECT has_view('olink', 'locks', 'view olink.locks');
 SELECT has_view('olink', 'sessions', 'view olink.sessions');
-SELECT has_function('olink', 'set_counterpart_limits', ARRAY['text', 'integer', 'integer']);
+SELECT has_function('olink', 'set_counterpart_limits', ARRAY['text', 'integer', 'integer', 'bigint', 'bigint']);
 SELECT ok(has_function_privilege('olink_counterpart', 'olink.checkout(regclass, jsonb, interval, interval)', 'EXECUTE')
           AND NOT has_function_privilege('olink_counterpart', 'olink.force_release(bigint, text)', 'EXECUTE')
           AND has_function_privilege('olink_admin', 'olink.force_release(bigint, text)', 'EXECUTE'),
