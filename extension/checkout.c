@@ -37,7 +37,9 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
+#include "utils/typcache.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -180,12 +182,14 @@ enter(CheckoutKey *key)
 	CheckoutEntry *e;
 	bool		found;
 
-	e = hash_search(entries, key, HASH_ENTER_NULL, &found);
-	if (e == NULL)
-	{
+	/* olink.max_checkouts is the limit, not what shared memory happens to have room for */
+	e = hash_search(entries, key, HASH_FIND, NULL);
+	if (e == NULL && pg_atomic_read_u32(&shared->nentries) >= (uint32) max_checkouts)
 		evict_expired();
+	if (e == NULL && pg_atomic_read_u32(&shared->nentries) >= (uint32) max_checkouts)
+		e = NULL;
+	else
 		e = hash_search(entries, key, HASH_ENTER_NULL, &found);
-	}
 	if (e == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -224,42 +228,54 @@ primary_key(Relation rel, AttrNumber **attnums)
 	return n;
 }
 
-static void
-append_key_part(StringInfo buf, const char *name, const char *value)
-{
-	appendStringInfoString(buf, name);
-	appendStringInfoChar(buf, '\x1f');
-	appendStringInfoString(buf, value);
-	appendStringInfoChar(buf, '\x1e');
-}
-
+/*
+ * One key column's value, hashed as its type's hash opclass hashes it (the
+ * equality the primary key itself uses: numeric 1 and 1.00 are one key,
+ * a timestamptz is the same instant in any time zone), under the column's
+ * collation.  Types without a hash function are hashed by their binary
+ * send form, which no session setting changes.
+ */
 static uint64
-key_hash(StringInfo canonical)
+value_hash(Form_pg_attribute att, Datum d, bool isnull, uint64 seed)
 {
-	return hash_bytes_extended((const unsigned char *) canonical->data, canonical->len, 0x6f6c696e6bULL);
+	TypeCacheEntry *tc;
+
+	if (isnull)
+		return hash_combine64(seed, 0x6e756c6cULL);
+	tc = lookup_type_cache(att->atttypid, TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+	if (OidIsValid(tc->hash_extended_proc_finfo.fn_oid))
+		return hash_combine64(seed,
+							  DatumGetUInt64(FunctionCall2Coll(&tc->hash_extended_proc_finfo,
+															   att->attcollation, d,
+															   UInt64GetDatum(0x6f6c696e6bULL))));
+	else
+	{
+		Oid			sendfn;
+		bool		varlena;
+		bytea	   *b;
+
+		getTypeBinaryOutputInfo(att->atttypid, &sendfn, &varlena);
+		b = OidSendFunctionCall(sendfn, d);
+		return hash_combine64(seed, hash_bytes_extended((unsigned char *) VARDATA(b),
+														VARSIZE(b) - VARHDRSZ, 0x6f6c696e6bULL));
+	}
 }
 
-/* the canonical key of a row of rel */
+/* the key of a row of rel */
 static uint64
 row_key(Relation rel, int nkey, const AttrNumber *attnums, HeapTuple tup)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	StringInfoData buf;
+	uint64		h = 0;
 
-	initStringInfo(&buf);
 	for (int i = 0; i < nkey; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, attnums[i] - 1);
 		bool		isnull;
 		Datum		d = heap_getattr(tup, attnums[i], desc, &isnull);
-		Oid			outfn;
-		bool		varlena;
 
-		getTypeOutputInfo(att->atttypid, &outfn, &varlena);
-		append_key_part(&buf, NameStr(att->attname),
-						isnull ? "" : OidOutputFunctionCall(outfn, d));
+		h = value_hash(TupleDescAttr(desc, attnums[i] - 1), d, isnull, h);
 	}
-	return key_hash(&buf);
+	return h;
 }
 
 /*
@@ -267,12 +283,13 @@ row_key(Relation rel, int nkey, const AttrNumber *attnums, HeapTuple tup)
  * primary-key columns, each value read as the column's type and printed back.
  */
 static uint64
-jsonb_key(Relation rel, Jsonb *key)
+jsonb_key(Relation rel, Jsonb *key, int *nkey_out, AttrNumber **attnums_out, Datum **values_out)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	AttrNumber *attnums;
 	int			nkey = primary_key(rel, &attnums);
-	StringInfoData buf;
+	uint64		h = 0;
+	Datum	   *values = palloc(sizeof(Datum) * nkey);
 	StringInfoData names;
 
 	initStringInfo(&names);
@@ -288,7 +305,6 @@ jsonb_key(Relation rel, Jsonb *key)
 				 errdetail("The primary key is (%s).", names.data),
 				 errhint("For example: '{\"%s\": ...}'.", NameStr(TupleDescAttr(desc, attnums[0] - 1)->attname))));
 
-	initStringInfo(&buf);
 	for (int i = 0; i < nkey; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, attnums[i] - 1);
@@ -296,9 +312,7 @@ jsonb_key(Relation rel, Jsonb *key)
 		JsonbValue *v;
 		char	   *text;
 		Oid			infn,
-					ioparam,
-					outfn;
-		bool		varlena;
+					ioparam;
 
 		k.type = jbvString;
 		k.val.string.val = NameStr(att->attname);
@@ -329,11 +343,13 @@ jsonb_key(Relation rel, Jsonb *key)
 								NameStr(att->attname))));
 		}
 		getTypeInputInfo(att->atttypid, &infn, &ioparam);
-		getTypeOutputInfo(att->atttypid, &outfn, &varlena);
-		text = OidOutputFunctionCall(outfn, OidInputFunctionCall(infn, text, ioparam, att->atttypmod));
-		append_key_part(&buf, NameStr(att->attname), text);
+		values[i] = OidInputFunctionCall(infn, text, ioparam, att->atttypmod);
+		h = value_hash(att, values[i], false, h);
 	}
-	return key_hash(&buf);
+	*nkey_out = nkey;
+	*attnums_out = attnums;
+	*values_out = values;
+	return h;
 }
 
 /* ---------------------------------------------------------------------
@@ -348,6 +364,7 @@ ensure_loaded(void)
 	OlinkOwnQuery own;
 	int			n;
 	CheckoutEntry *rows;
+	MemoryContext outer = CurrentMemoryContext;
 
 	if (shared->loaded)
 		return;
@@ -371,7 +388,8 @@ ensure_loaded(void)
 	PG_END_TRY();
 	olink_own_leave(&own);
 	n = (int) SPI_processed;
-	rows = palloc0(sizeof(CheckoutEntry) * (n + 1));
+	/* outside SPI's memory, which SPI_finish frees */
+	rows = MemoryContextAllocZero(outer, sizeof(CheckoutEntry) * (n + 1));
 	for (int i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -451,6 +469,7 @@ olink_checkout_check(Relation rel, int nkey, const AttrNumber *attnums, HeapTupl
 	CheckoutEntry *e;
 	CheckoutEntry copy;
 	bool		held = false;
+	List	   *ancestors;
 
 	if (shared == NULL || (shared->loaded && pg_atomic_read_u32(&shared->nentries) == 0))
 		return;
@@ -463,13 +482,23 @@ olink_checkout_check(Relation rel, int nkey, const AttrNumber *attnums, HeapTupl
 	memset(&key, 0, sizeof(key));
 	key.relid = RelationGetRelid(rel);
 	key.keyhash = row_key(rel, nkey, attnums, oldtup);
+	/* a partition's record may be checked out through its partitioned table */
+	ancestors = rel->rd_rel->relispartition ? get_partition_ancestors(key.relid) : NIL;
 
 	LWLockAcquire(shared->lock, LW_SHARED);
-	e = hash_search(entries, &key, HASH_FIND, NULL);
-	if (e != NULL && entry_in_force(e, GetCurrentTimestamp()) && e->holder != GetSessionUserId())
+	for (;;)
 	{
-		copy = *e;
-		held = true;
+		e = hash_search(entries, &key, HASH_FIND, NULL);
+		if (e != NULL && entry_in_force(e, GetCurrentTimestamp()) && e->holder != GetSessionUserId())
+		{
+			copy = *e;
+			held = true;
+			break;
+		}
+		if (ancestors == NIL)
+			break;
+		key.relid = linitial_oid(ancestors);
+		ancestors = list_delete_first(ancestors);
 	}
 	LWLockRelease(shared->lock);
 
@@ -534,6 +563,47 @@ relation_protected(Oid relid)
 	return result;
 }
 
+/*
+ * The record must exist and be visible to the session user: read through
+ * the caller's own privileges, so a counterpart's row filter and grants
+ * apply (and its quota counts the row).  A counterpart cannot hold, or
+ * learn the holder of, a record it cannot see.
+ */
+static void
+require_visible(Relation rel, int nkey, AttrNumber *attnums, Datum *values)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData sql;
+	Oid		   *types = palloc(sizeof(Oid) * nkey);
+	int			rc;
+	bool		found;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT FROM %s WHERE ",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)));
+	for (int i = 0; i < nkey; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, attnums[i] - 1);
+
+		appendStringInfo(&sql, "%s%s OPERATOR(pg_catalog.=) $%d", i ? " AND " : "",
+						 quote_identifier(NameStr(att->attname)), i + 1);
+		types[i] = att->atttypid;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "olink: SPI_connect failed");
+	rc = SPI_execute_with_args(sql.data, nkey, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not look the record up: %s", SPI_result_code_string(rc));
+	found = SPI_processed > 0;
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no record of \"%s\" with this key is visible to you", RelationGetRelationName(rel)),
+				 errdetail("Only a record that exists, and that you may read, can be checked out.")));
+}
+
 /* may the session user change this relation's rows?  Counterparts: through a grant in force */
 static void
 check_may_write(Relation rel)
@@ -557,8 +627,11 @@ check_may_write(Relation rel)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to check out records of \"%s\"", RelationGetRelationName(rel)),
+				 olink_statement_purpose()[0] != '\0' ?
 				 errdetail("Counterpart \"%s\" holds no grant in force that lets it update or delete them under purpose \"%s\".",
-						   s->counterpart, olink_statement_purpose())));
+						   s->counterpart, olink_statement_purpose()) :
+				 errdetail("No purpose is declared for this session."),
+				 olink_statement_purpose()[0] == '\0' ? errhint("Declare one with SET olink.purpose.") : 0));
 	}
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK &&
 		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK &&
@@ -603,6 +676,9 @@ olink_checkout(PG_FUNCTION_ARGS)
 	char	   *me_name = GetUserNameFromId(me, false);
 	PendingChange *mine;
 	bool		isnull;
+	int			nkey;
+	AttrNumber *attnums;
+	Datum	   *values;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -619,7 +695,8 @@ olink_checkout(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a check-out lasts more than 0 and at most %d seconds", checkout_max_ttl),
 				 errhint("olink.checkout_max_ttl sets the longest check-out.")));
-	wait_us = wait ? wait->time + (int64) wait->day * USECS_PER_DAY : 0;
+	wait_us = wait ? wait->time + (int64) wait->day * USECS_PER_DAY +
+		(int64) wait->month * 30 * USECS_PER_DAY : 0;
 	if (wait_us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -636,7 +713,8 @@ olink_checkout(PG_FUNCTION_ARGS)
 		check_may_write(rel);
 		memset(&key, 0, sizeof(key));
 		key.relid = relid;
-		key.keyhash = jsonb_key(rel, jkey);
+		key.keyhash = jsonb_key(rel, jkey, &nkey, &attnums, &values);
+		require_visible(rel, nkey, attnums, values);
 	}
 	PG_CATCH();
 	{
@@ -843,8 +921,11 @@ finish(bool commit, SubTransactionId subid, SubTransactionId parent)
 	List	   *keep = NIL;
 	ListCell   *lc;
 
+	MemoryContext old;
+
 	if (pending == NIL || shared == NULL)
 		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	foreach(lc, pending)
 	{
@@ -885,6 +966,7 @@ finish(bool commit, SubTransactionId subid, SubTransactionId parent)
 	LWLockRelease(shared->lock);
 	list_free(pending);
 	pending = keep;
+	MemoryContextSwitchTo(old);
 }
 
 static void

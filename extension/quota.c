@@ -222,6 +222,7 @@ ensure_loaded(void)
 	int			rc;
 	int			n;
 	QuotaEntry *rows;
+	MemoryContext outer = CurrentMemoryContext;
 
 	if (shared == NULL || shared->loaded)
 		return;
@@ -243,7 +244,8 @@ ensure_loaded(void)
 	PG_END_TRY();
 	olink_own_leave(&own);
 	n = (int) SPI_processed;
-	rows = palloc0(sizeof(QuotaEntry) * (n + 1));
+	/* outside SPI's memory, which SPI_finish frees */
+	rows = MemoryContextAllocZero(outer, sizeof(QuotaEntry) * (n + 1));
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;

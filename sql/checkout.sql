@@ -128,6 +128,9 @@ SELECT olink.checkout('public.co_people', '{"person_id": 1}', '1 hour');
 SET olink.purpose = 'edit';
 SELECT olink.checkout('public.co_people', '{"person_id": 1}', '1 hour') > 0 AS taken;
 SELECT olink.checkout('public.co_pair', '{"a": 1, "b": "x"}', '1 hour');
+-- only a record it can see: not one its row filter hides, not one that does not exist
+SELECT olink.checkout('public.co_people', '{"person_id": 2}', '1 hour');
+SELECT olink.checkout('public.co_people', '{"person_id": 99}', '1 hour');
 -- the record it holds is its own to change; one the clerk holds is not
 UPDATE public.co_people SET name = 'agent' WHERE person_id = 1;
 \set VERBOSITY terse
@@ -138,8 +141,40 @@ RESET SESSION AUTHORIZATION;
 SELECT holder, counterpart, key, state FROM olink.locks WHERE state = 'held' ORDER BY lock_id;
 SELECT person_id, name FROM public.co_people ORDER BY person_id;
 
+-- keys are compared as the primary key compares them, whatever the session's settings:
+-- a timestamptz in another time zone, numeric 1 and 1.00, text under its collation
+CREATE TABLE public.co_kinds (at timestamptz, amount numeric, code text, PRIMARY KEY (at, amount, code));
+INSERT INTO public.co_kinds VALUES ('2026-04-01 09:00+09', 1.00, 'A');
+SELECT olink.protect('public.co_kinds', 'kinds');
+GRANT SELECT, UPDATE ON public.co_kinds TO co_clerk;
+SET TimeZone = 'UTC';
+SELECT olink.checkout('public.co_kinds', '{"at": "2026-04-01 00:00:00+00", "amount": 1, "code": "A"}', '1 hour') > 0 AS taken;
+SET SESSION AUTHORIZATION co_clerk;
+SET TimeZone = 'Asia/Tokyo';
+SET extra_float_digits = 0;
+\set VERBOSITY terse
+UPDATE public.co_kinds SET code = 'A' WHERE amount = 1.00;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+RESET TimeZone;
+RESET extra_float_digits;
+-- a partitioned table: a record checked out through it is held in its partition
+CREATE TABLE public.co_parted (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE public.co_parted_1 PARTITION OF public.co_parted FOR VALUES FROM (1) TO (100);
+INSERT INTO public.co_parted VALUES (7, 'seven'), (8, 'eight');
+SELECT olink.protect('public.co_parted', 'parted');
+GRANT UPDATE, SELECT ON public.co_parted, public.co_parted_1 TO co_clerk;
+SELECT olink.checkout('public.co_parted', '{"id": 7}', '1 hour') > 0 AS taken;
+SET SESSION AUTHORIZATION co_clerk;
+\set VERBOSITY terse
+UPDATE public.co_parted SET v = 'x' WHERE id = 7;
+UPDATE public.co_parted_1 SET v = 'x' WHERE id = 7;
+\set VERBOSITY default
+UPDATE public.co_parted SET v = 'x' WHERE id = 8;
+RESET SESSION AUTHORIZATION;
+
 DROP EXTENSION olink CASCADE;
-DROP TABLE public.co_people, public.co_pair, public.co_nokey, public.co_plain;
+DROP TABLE public.co_people, public.co_pair, public.co_nokey, public.co_plain, public.co_kinds, public.co_parted;
 DROP FUNCTION public.co_count();
 DROP OWNED BY co_clerk, co_reader, co_cp, co_agent;
 DROP ROLE co_clerk, co_reader, co_cp, co_agent;

@@ -64,4 +64,32 @@ SELECT count(*) FROM olink.access_log WHERE login = 'clerk2' AND command = 'ROLL
 	'1', 'ROLLBACK passes: a session can always end what it began');
 $s1->quit;
 $s3->quit;
+
+# a day's row quota holds across sessions and restarts (the worker writes the day's counts to
+# olink.quota_usage every second; the first statement after a restart reads them back)
+# the rows grant 1 has read today so far, once the worker has written them all
+my $used_sql = q{SELECT coalesce(sum(rows), 0) FROM olink.quota_usage WHERE grant_id = 1 AND day = current_date};
+my ($before, $now) = (-1, $node->safe_psql('postgres', $used_sql));
+while ($before ne $now)
+{
+	($before, $now) = ($now, do { sleep 2; $node->safe_psql('postgres', $used_sql) });
+}
+my $limit = $now + 10;
+$node->safe_psql('postgres', qq{
+SELECT olink.set_counterpart_limits('pension', NULL, NULL);
+UPDATE olink.access_grant SET max_rows_per_day = $limit WHERE grant_id = 1});
+($ret, $out, $err) = psql_as($node, 'clerk', 'SELECT count(id) FROM reg.people');
+is($out, '6', 'six rows read in one session');
+($ret, $out, $err) = psql_as($node, 'clerk2', 'SELECT count(id) FROM reg.people WHERE id <= 3');
+is($out, '3', 'three in another');
+ok(wait_until(sub { $node->safe_psql('postgres', $used_sql) eq $now + 9 }),
+	'the day\'s nine more rows are written to olink.quota_usage');
+$node->stop('immediate');
+$node->start;
+wait_worker($node);
+($ret, $out, $err) = psql_as($node, 'clerk', 'SELECT count(id) FROM reg.people WHERE id <= 2', on_error_stop => 1);
+isnt($ret, 0, 'after a crash, two more rows would go over the day\'s quota: refused');
+like($err, qr/row quota exceeded: more than $limit rows today under grant 1/, 'by the day\'s quota');
+($ret, $out, $err) = psql_as($node, 'clerk', 'SELECT count(id) FROM reg.people WHERE id = 1', on_error_stop => 1);
+isnt($ret, 0, 'the refused statement\'s rows were read, and count: even one more is refused');
 done_testing();
