@@ -578,7 +578,15 @@ persist_quotas(void)
 			elog(ERROR, "olink: SPI_connect failed");
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (OidIsValid(get_namespace_oid("olink", true)))
+		{
+			int			rc;
+
 			olink_quota_persist();
+			/* thresholds crossed: a row in olink.alert and a NOTIFY olink_alert */
+			rc = SPI_execute("SELECT olink._raise_alerts()", false, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "olink: could not raise alerts: %s", SPI_result_code_string(rc));
+		}
 		PopActiveSnapshot();
 		SPI_finish();
 		CommitTransactionCommand();

@@ -88,6 +88,7 @@ int			olink_password_min_length = 12;
 int			olink_password_min_classes = 3;
 int			olink_password_history = 5;
 int			olink_password_max_age = 90 * 86400;	/* seconds; 0: no expiry */
+static int	olink_alert_threshold = 80;
 static int	max_credentials = 1000;
 static int	max_terminals = 500;
 
@@ -119,6 +120,10 @@ typedef struct CounterpartLoad
 	slock_t		mutex;
 	int64		minute;			/* the minute (since the epoch) count is for */
 	int			count;
+	int64		hour;			/* the same by the hour and by the (UTC) day */
+	int64		hour_count;
+	int64		day;
+	int64		day_count;
 	int64		statements;		/* since the server started */
 	int64		refused;		/* statements refused by the rate limit */
 } CounterpartLoad;
@@ -1184,6 +1189,18 @@ olink_session_note_statement(const char *purpose, const char *command, bool util
 		load->minute = minute;
 		load->count = 0;
 	}
+	if (load->hour != minute / 60)
+	{
+		load->hour = minute / 60;
+		load->hour_count = 0;
+	}
+	if (load->day != minute / 1440)
+	{
+		load->day = minute / 1440;
+		load->day_count = 0;
+	}
+	load->hour_count++;
+	load->day_count++;
 	count = ++load->count;
 	load->statements++;
 	if (limit > 0 && count > limit && !exempt)
@@ -1197,6 +1214,55 @@ olink_session_note_statement(const char *purpose, const char *command, bool util
 				 errdetail("The counterpart's sessions started %d statements this minute; its limit is %d (max_statements_per_minute).",
 						   count, limit),
 				 errhint("Wait for the next minute.")));
+}
+
+PG_FUNCTION_INFO_V1(olink_load);
+
+/*
+ * olink._load(): per counterpart with a load entry, its live sessions and
+ * its statements in the current minute, hour and day (UTC), from shared
+ * memory; rows come from quota.c.
+ */
+Datum
+olink_load(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		minute = GetCurrentTimestamp() / (60 * USECS_PER_SEC);
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (auth == NULL)
+		return (Datum) 0;
+	for (int i = 0; i < max_credentials; i++)
+	{
+		CounterpartLoad *load = &auth->loads[i];
+		CounterpartLoad copy;
+		Datum		values[7];
+		bool		nulls[7] = {0};
+		int			sessions = 0;
+
+		if (load->counterpart_id == 0)
+			continue;
+		SpinLockAcquire(&load->mutex);
+		copy = *load;
+		SpinLockRelease(&load->mutex);
+		if (copy.counterpart_id == 0)
+			continue;
+		LWLockAcquire(auth->lock, LW_SHARED);
+		for (int k = 0; k < auth->nslots; k++)
+			if (auth->slots[k].pid != 0 && !auth->slots[k].cut_off &&
+				auth->slots[k].counterpart_id == copy.counterpart_id)
+				sessions++;
+		LWLockRelease(auth->lock);
+		values[0] = Int64GetDatum(copy.counterpart_id);
+		values[1] = Int32GetDatum(sessions);
+		values[2] = Int64GetDatum(copy.minute == minute ? copy.count : 0);
+		values[3] = Int64GetDatum(copy.hour == minute / 60 ? copy.hour_count : 0);
+		values[4] = Int64GetDatum(copy.day == minute / 1440 ? copy.day_count : 0);
+		values[5] = Int64GetDatum(copy.statements);
+		values[6] = Int64GetDatum(copy.refused);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(olink_sessions);
@@ -1706,6 +1772,11 @@ olink_credential_init(void)
 							"Sets the login's VALID UNTIL on issue and on every change; 0: no expiry.",
 							&olink_password_max_age, 90 * 86400, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("olink.alert_threshold",
+							"Percent of a limit at which olink raises an alert.",
+							"The audit worker checks each second; an alert is a row of olink.alert and a NOTIFY on channel olink_alert.",
+							&olink_alert_threshold, 80, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("olink.max_credentials",
 							"How many counterpart credentials olink's shared memory holds.",
 							NULL,

@@ -1936,6 +1936,130 @@ RETURNS record
 LANGUAGE c AS 'MODULE_PATHNAME', 'olink_audit_status';
 
 /*
+ * Load and operating status (第7(2)(1)ア, 第7(2)(2)ア): counters kept in shared memory where
+ * sessions, statements and rows happen (credential.c, quota.c), read here without touching a table.
+ */
+CREATE FUNCTION @extschema@._load(
+    OUT counterpart_id bigint, OUT sessions integer, OUT statements_minute bigint,
+    OUT statements_hour bigint, OUT statements_day bigint, OUT statements_total bigint,
+    OUT refused_statements bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'olink_load'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION @extschema@._load_rows(
+    OUT counterpart_id bigint, OUT rows_minute bigint, OUT rows_hour bigint, OUT rows_day bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'olink_load_rows'
+LANGUAGE C STRICT;
+
+CREATE VIEW @extschema@.load_status AS
+SELECT c.name AS counterpart, c.status,
+       coalesce(l.sessions, 0) AS sessions, c.max_connections,
+       coalesce(l.statements_minute, 0) AS statements_minute, c.max_statements_per_minute,
+       coalesce(l.statements_hour, 0) AS statements_hour,
+       coalesce(l.statements_day, 0) AS statements_day,
+       coalesce(l.refused_statements, 0) AS refused_statements,
+       coalesce(r.rows_minute, 0) AS rows_minute, coalesce(r.rows_hour, 0) AS rows_hour,
+       coalesce(r.rows_day, 0) AS rows_day, c.max_rows_per_statement, c.max_rows_per_day,
+       pg_catalog.pg_database_size(pg_catalog.current_database()) AS database_size,
+       round(100.0 * a.queue_used / nullif(a.queue_bytes, 0), 1) AS audit_queue_percent,
+       a.worker_pid IS NOT NULL AS audit_worker_running, a.last_write AS audit_last_write,
+       a.lost_events AS audit_lost_events
+  FROM @extschema@.counterpart c
+  LEFT JOIN @extschema@._load() l ON l.counterpart_id = c.counterpart_id
+  LEFT JOIN @extschema@._load_rows() r ON r.counterpart_id = c.counterpart_id
+  CROSS JOIN @extschema@.audit_status() a;
+
+-- alerts: a row here and a NOTIFY on channel olink_alert, raised by the audit worker each second
+-- when a use crosses olink.alert_threshold percent of its limit; once per period and kind
+CREATE TABLE @extschema@.alert (
+    alert_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    counterpart_id  bigint REFERENCES @extschema@.counterpart,
+    kind            text NOT NULL CHECK (kind IN ('connections', 'statements_per_minute', 'rows_per_day',
+                                                  'rate_limited', 'audit_queue', 'audit_lost_events')),
+    period          text NOT NULL,          -- the minute, hour or day it is for: one alert per period
+    value           numeric NOT NULL,
+    threshold       numeric NOT NULL,
+    message         text NOT NULL,
+    UNIQUE (kind, counterpart_id, period)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert', '');
+
+CREATE FUNCTION @extschema@._raise_alerts()
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pct numeric := coalesce(nullif(current_setting('olink.alert_threshold', true), ''), '80')::numeric;
+    s record;
+    n integer := 0;
+    a @extschema@.alert;
+BEGIN
+    FOR s IN
+        SELECT c.counterpart_id, l.*
+          FROM @extschema@.load_status l JOIN @extschema@.counterpart c ON c.name = l.counterpart
+    LOOP
+        IF s.max_connections IS NOT NULL AND s.sessions >= s.max_connections * pct / 100 THEN
+            INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
+            VALUES (s.counterpart_id, 'connections', to_char(now(), 'YYYY-MM-DD HH24:MI'), s.sessions,
+                    s.max_connections, format('counterpart %s has %s of %s sessions', s.counterpart, s.sessions, s.max_connections))
+            ON CONFLICT DO NOTHING RETURNING * INTO a;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+        END IF;
+        IF s.max_statements_per_minute IS NOT NULL AND s.statements_minute >= s.max_statements_per_minute * pct / 100 THEN
+            INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
+            VALUES (s.counterpart_id, 'statements_per_minute', to_char(now(), 'YYYY-MM-DD HH24:MI'), s.statements_minute,
+                    s.max_statements_per_minute,
+                    format('counterpart %s ran %s statements this minute, limit %s', s.counterpart, s.statements_minute, s.max_statements_per_minute))
+            ON CONFLICT DO NOTHING RETURNING * INTO a;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+        END IF;
+        IF s.max_rows_per_day IS NOT NULL AND s.rows_day >= s.max_rows_per_day * pct / 100 THEN
+            INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
+            VALUES (s.counterpart_id, 'rows_per_day', current_date::text, s.rows_day, s.max_rows_per_day,
+                    format('counterpart %s read %s rows today, limit %s', s.counterpart, s.rows_day, s.max_rows_per_day))
+            ON CONFLICT DO NOTHING RETURNING * INTO a;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+        END IF;
+        -- more refusals than the last alert counted (the count is since the server started)
+        IF s.refused_statements > coalesce((SELECT max(x.value) FROM @extschema@.alert x
+                                             WHERE x.kind = 'rate_limited' AND x.counterpart_id = s.counterpart_id
+                                               AND x.at >= pg_catalog.pg_postmaster_start_time()), 0) THEN
+            INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
+            VALUES (s.counterpart_id, 'rate_limited', to_char(now(), 'YYYY-MM-DD HH24:MI:SS'), s.refused_statements, 0,
+                    format('counterpart %s had %s statements refused by its rate limit since the server started',
+                           s.counterpart, s.refused_statements))
+            ON CONFLICT DO NOTHING RETURNING * INTO a;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+        END IF;
+    END LOOP;
+    FOR s IN SELECT * FROM @extschema@.audit_status() LOOP
+        IF s.queue_bytes > 0 AND 100.0 * s.queue_used / s.queue_bytes >= pct THEN
+            INSERT INTO @extschema@.alert (kind, period, value, threshold, message)
+            VALUES ('audit_queue', to_char(now(), 'YYYY-MM-DD HH24:MI'), round(100.0 * s.queue_used / s.queue_bytes, 1), pct,
+                    format('the audit queue is %s%% full', round(100.0 * s.queue_used / s.queue_bytes, 1)))
+            ON CONFLICT DO NOTHING RETURNING * INTO a;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+        END IF;
+        IF s.lost_events > 0 THEN
+            INSERT INTO @extschema@.alert (kind, period, value, threshold, message)
+            VALUES ('audit_lost_events', to_char(now(), 'YYYY-MM-DD HH24'), s.lost_events, 0,
+                    format('%s audit events could not be queued and were counted instead', s.lost_events))
+            ON CONFLICT DO NOTHING RETURNING * INTO a;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+CREATE VIEW @extschema@.alerts AS
+SELECT a.alert_id, a.at, c.name AS counterpart, a.kind, a.period, a.value, a.threshold, a.message
+  FROM @extschema@.alert a LEFT JOIN @extschema@.counterpart c USING (counterpart_id);
+
+/*
  * What auditors read.  Plain SQL over the store; CSV or JSON export is COPY of these views.
  */
 CREATE VIEW @extschema@.connection_log AS
@@ -2021,6 +2145,8 @@ GRANT SELECT ON @extschema@.locks TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.set_counterpart_limits(text, integer, integer, bigint, bigint) TO olink_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._count_read(bigint) TO olink_counterpart;
 GRANT SELECT ON @extschema@.quota_usage TO olink_admin, olink_auditor;
+GRANT EXECUTE ON FUNCTION @extschema@._load(), @extschema@._load_rows() TO olink_admin, olink_auditor;
+GRANT SELECT ON @extschema@.load_status, @extschema@.alerts TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@._sessions() TO olink_admin, olink_auditor;
 GRANT SELECT ON @extschema@.sessions TO olink_admin, olink_auditor;
 GRANT EXECUTE ON FUNCTION @extschema@.session_status() TO olink_admin, olink_auditor, olink_credential_manager;

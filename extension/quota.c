@@ -38,6 +38,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -68,6 +69,10 @@ typedef struct QuotaEntry
 	int32		day;			/* days since 2000-01-01, in the server's time zone */
 	int64		rows;
 	bool		dirty;			/* not yet written to olink.quota_usage */
+	int64		minute;			/* rows of the current minute and hour, for olink.load_status */
+	int64		minute_rows;
+	int64		hour;
+	int64		hour_rows;
 } QuotaEntry;
 
 typedef struct QuotaShared
@@ -203,6 +208,11 @@ add_to_day(int64 counterpart_id, RowCounts *c, int32 day)
 							(long long) key.grant_id)));
 			continue;
 		}
+		if (!found)
+		{
+			e->minute = e->hour = 0;
+			e->minute_rows = e->hour_rows = 0;
+		}
 		if (!found || e->day != day)
 		{
 			e->day = day;
@@ -210,8 +220,58 @@ add_to_day(int64 counterpart_id, RowCounts *c, int32 day)
 		}
 		e->rows += rows;
 		e->dirty = true;
+		{
+			int64		minute = GetCurrentTimestamp() / (60 * USECS_PER_SEC);
+
+			if (e->minute != minute)
+			{
+				e->minute = minute;
+				e->minute_rows = 0;
+			}
+			if (e->hour != minute / 60)
+			{
+				e->hour = minute / 60;
+				e->hour_rows = 0;
+			}
+			e->minute_rows += rows;
+			e->hour_rows += rows;
+		}
 	}
 	LWLockRelease(shared->lock);
+}
+
+PG_FUNCTION_INFO_V1(olink_load_rows);
+
+/* olink._load_rows(): per counterpart, rows read in the current minute, hour and day */
+Datum
+olink_load_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS seq;
+	QuotaEntry *e;
+	int64		minute = GetCurrentTimestamp() / (60 * USECS_PER_SEC);
+	int32		day = today(GetCurrentTimestamp());
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (shared == NULL)
+		return (Datum) 0;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	hash_seq_init(&seq, counters);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {0};
+
+		if (e->key.grant_id != 0)
+			continue;
+		values[0] = Int64GetDatum(e->key.counterpart_id);
+		values[1] = Int64GetDatum(e->minute == minute ? e->minute_rows : 0);
+		values[2] = Int64GetDatum(e->hour == minute / 60 ? e->hour_rows : 0);
+		values[3] = Int64GetDatum(e->day == day ? e->rows : 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(shared->lock);
+	return (Datum) 0;
 }
 
 /* after a restart: the day's counts from olink.quota_usage, once */

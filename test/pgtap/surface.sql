@@ -1,7 +1,7 @@
 -- The public surface: names, signatures, privileges.  Nothing is usable by PUBLIC; every
 -- SECURITY DEFINER function pins its search_path; settings have the contexts DESIGN.md gives.
 BEGIN;
-SELECT plan(76);
+SELECT plan(79);
 
 SELECT has_schema('olink');
 SELECT has_role('olink_admin');
@@ -128,7 +128,7 @@ SELECT ok(has_function_privilege('olink_admin', 'olink.add_terminal(text, text, 
           AND NOT has_function_privilege('olink_auditor', 'olink.add_terminal(text, text, text, cidr[], text, boolean, boolean)', 'EXECUTE'),
           'admins register terminals; auditors do not');
 SELECT is(array_agg(name || '=' || context ORDER BY name)::text,
-          '{olink.lockout_attempts=superuser,olink.lockout_duration=superuser,olink.max_checkouts=postmaster,olink.max_credentials=postmaster,olink.max_terminals=postmaster,olink.password_history=superuser,olink.password_max_age=superuser,olink.password_min_classes=superuser,olink.password_min_length=superuser}',
+          '{olink.lockout_attempts=superuser,olink.lockout_duration=superuser,olink.max_checkouts=postmaster,olink.max_credentials=postmaster,olink.max_quota_counters=postmaster,olink.max_terminals=postmaster,olink.password_history=superuser,olink.password_max_age=superuser,olink.password_min_classes=superuser,olink.password_min_length=superuser}',
           'credential settings are superuser-only or set at server start')
   FROM pg_settings WHERE name ~ '^olink\.(lockout|password|max_)';
 SELECT ok(NOT has_function_privilege('olink_credential_manager', 'olink._set_password(name, text, text, text)', 'EXECUTE')
@@ -152,6 +152,10 @@ SELECT ok(has_table_privilege('olink_auditor', 'olink.sessions', 'SELECT')
           AND NOT has_table_privilege('olink_counterpart', 'olink.sessions', 'SELECT')
           AND NOT has_table_privilege('olink_counterpart', 'olink.locks', 'SELECT'),
           'operators and auditors read sessions and locks; counterparts do not');
+
+SELECT has_view('olink', 'load_status', 'view olink.load_status');
+SELECT has_view('olink', 'alerts', 'view olink.alerts');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'olink.alert_threshold'), 'sighup', 'olink.alert_threshold is set in the configuration');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -39,6 +39,10 @@ wait_until(sub { $node->safe_psql('postgres', 'SELECT count(*) FROM olink.sessio
 ($ret, $out, $err) = psql_as($node, 'clerk2', 'SELECT 1');
 is($ret, 0, 'when one ends, another may come in');
 
+# alerts arrive on channel olink_alert
+my $listener = $node->background_psql('postgres', on_error_stop => 0);
+$listener->query_safe('LISTEN olink_alert');
+
 # at most five statements a minute, transaction control aside
 $node->safe_psql('postgres', q{SELECT olink.set_counterpart_limits('pension', max_connections => NULL, max_statements_per_minute => 5)});
 my $minute_start = $node->safe_psql('postgres', q{SELECT 60 - extract(second FROM clock_timestamp())::int});
@@ -62,6 +66,21 @@ SELECT count(*) FROM olink.access_log WHERE sqlstate = '53400' AND message = 'co
 is($node->safe_psql('postgres', q{
 SELECT count(*) FROM olink.access_log WHERE login = 'clerk2' AND command = 'ROLLBACK' AND outcome = 'allowed'}),
 	'1', 'ROLLBACK passes: a session can always end what it began');
+# olink.load_status: the counterpart's load against its limits, from shared memory
+is($node->safe_psql('postgres', q{
+SELECT sessions || '|' || (statements_minute >= 6) || '|' || max_statements_per_minute || '|' || (refused_statements >= 1)
+       || '|' || (rows_day >= 1) || '|' || audit_worker_running || '|' || (database_size > 0)
+  FROM olink.load_status WHERE counterpart = 'pension'}),
+	'2|true|5|true|true|true|true', 'olink.load_status: sessions, statements, refusals, rows, worker, database size');
+# the worker raises the alerts within a second or two
+ok(wait_until(sub { $node->safe_psql('postgres', q{
+SELECT string_agg(DISTINCT kind, ',' ORDER BY kind) FROM olink.alerts WHERE counterpart = 'pension'}) eq 'connections,rate_limited,statements_per_minute' }),
+	'alerts: sessions near their limit, the rate limit crossed, statements refused');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM olink.alerts WHERE kind = 'statements_per_minute'}), '1',
+	'one alert per minute and kind, however long the load lasts');
+ok(wait_until(sub { my $o = $listener->query('SELECT 1'); ($listener->{stdout} // '') =~ /Asynchronous notification "olink_alert" with payload "\{[^\n]*statements_per_minute/ || $o =~ /statements_per_minute/ }),
+	'and a NOTIFY olink_alert with the alert as JSON');
+$listener->quit;
 $s1->quit;
 $s3->quit;
 
