@@ -529,6 +529,36 @@ write_connection(Batch *b, OlinkEvent *ev, const char **str)
 }
 
 /*
+ * Runs work in a transaction of its own, connected to SPI; an error is
+ * reported and the transaction rolled back, and the worker goes on (its
+ * audit duty does not depend on these side tasks).
+ */
+static void
+run_guarded(void (*work) (void))
+{
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "olink: SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		work();
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(TopMemoryContext);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+}
+
+/*
  * The copy of the registry that logins are checked against: loaded here at
  * start, and again whenever none is in place (the extension created after
  * the server started), at most once a second.
@@ -547,58 +577,28 @@ refresh_credentials(void)
 	 * after a restart with smaller settings: said in the log, counterpart
 	 * logins stay refused, and the audit goes on.
 	 */
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		olink_auth_load();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(TopMemoryContext);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
+	run_guarded(olink_auth_load);
 }
 
-/* the day's row counts of the quotas, from shared memory to olink.quota_usage */
+static void
+persist_and_alert(void)
+{
+	int			rc;
+
+	if (!OidIsValid(get_namespace_oid("olink", true)))
+		return;
+	olink_quota_persist();
+	/* thresholds crossed: a row in olink.alert and a NOTIFY olink_alert */
+	rc = SPI_execute("SELECT olink._raise_alerts()", false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not raise alerts: %s", SPI_result_code_string(rc));
+}
+
+/* the day's row counts of the quotas, from shared memory to olink.quota_usage, and the alerts */
 static void
 persist_quotas(void)
 {
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "olink: SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (OidIsValid(get_namespace_oid("olink", true)))
-		{
-			int			rc;
-
-			olink_quota_persist();
-			/* thresholds crossed: a row in olink.alert and a NOTIFY olink_alert */
-			rc = SPI_execute("SELECT olink._raise_alerts()", false, 0);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "olink: could not raise alerts: %s", SPI_result_code_string(rc));
-		}
-		PopActiveSnapshot();
-		SPI_finish();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(TopMemoryContext);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-	}
-	PG_END_TRY();
+	run_guarded(persist_and_alert);
 }
 
 /* the strings of an event, NULL-terminated copies */
