@@ -63,6 +63,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/acl.h"
+#include "utils/backend_status.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
@@ -946,6 +947,12 @@ admit(Port *port, Oid login, TimestampTz valid_until, char *terminal_out, size_t
 		slot->since = MyStartTimestamp;
 		slot->reason[0] = '\0';
 		slot->load_index = load_entry(c->counterpart_id);
+		if (slot->load_index < 0 && c->max_statements_per_minute > 0)
+		{
+			slot->pid = 0;
+			my_slot = NULL;
+			return pstrdup("no room to count the counterpart's statements (olink.max_credentials)");
+		}
 		slot->max_statements_per_minute = c->max_statements_per_minute;
 		slot->last_statement_at = 0;
 		slot->statements = 0;
@@ -1288,9 +1295,40 @@ olink_sessions(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		SessionSlot *s = &copy[i];
-		Datum		values[11];
-		bool		nulls[11] = {0};
+		Datum		values[12];
+		bool		nulls[12] = {0};
 		char		addr[64];
+		const char *state = NULL;
+
+		/* the state from the backend status table: olink.sessions' readers need no pg_read_all_stats */
+		for (int b = 1; b <= pgstat_fetch_stat_numbackends(); b++)
+		{
+			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(b);
+
+			if (l == NULL || l->backendStatus.st_procpid != s->pid)
+				continue;
+			switch (l->backendStatus.st_state)
+			{
+				case STATE_IDLE:
+					state = "idle";
+					break;
+				case STATE_RUNNING:
+					state = "active";
+					break;
+				case STATE_IDLEINTRANSACTION:
+					state = "idle in transaction";
+					break;
+				case STATE_IDLEINTRANSACTION_ABORTED:
+					state = "idle in transaction (aborted)";
+					break;
+				case STATE_FASTPATH:
+					state = "fastpath function call";
+					break;
+				default:
+					break;
+			}
+			break;
+		}
 
 		values[0] = Int32GetDatum(s->pid);
 		values[1] = ObjectIdGetDatum(s->login);
@@ -1319,6 +1357,8 @@ olink_sessions(PG_FUNCTION_ARGS)
 		values[9] = Int64GetDatum(s->statements);
 		values[10] = CStringGetTextDatum(s->reason);
 		nulls[10] = !s->cut_off;
+		values[11] = state ? CStringGetTextDatum(state) : (Datum) 0;
+		nulls[11] = state == NULL;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

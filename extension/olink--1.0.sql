@@ -1718,7 +1718,7 @@ COST 1000;
 CREATE FUNCTION @extschema@._sessions(
     OUT pid integer, OUT login_oid oid, OUT counterpart_id bigint, OUT terminal_id bigint,
     OUT client_addr text, OUT ssl boolean, OUT purpose text, OUT since timestamptz,
-    OUT last_statement_at timestamptz, OUT statements bigint, OUT cut_off_reason text)
+    OUT last_statement_at timestamptz, OUT statements bigint, OUT cut_off_reason text, OUT state text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'olink_sessions'
 LANGUAGE C STRICT;
@@ -1726,11 +1726,10 @@ LANGUAGE C STRICT;
 CREATE VIEW @extschema@.sessions AS
 SELECT s.pid, pg_catalog.pg_get_userbyid(s.login_oid) AS login, c.name AS counterpart, t.name AS terminal,
        s.client_addr, s.ssl, s.purpose, s.since, s.last_statement_at, s.statements,
-       a.state, s.cut_off_reason
+       s.state, s.cut_off_reason
   FROM @extschema@._sessions() s
   LEFT JOIN @extschema@.counterpart c ON c.counterpart_id = s.counterpart_id
-  LEFT JOIN @extschema@.terminal t ON t.terminal_id = s.terminal_id
-  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.pid;
+  LEFT JOIN @extschema@.terminal t ON t.terminal_id = s.terminal_id;
 
 /*
  * Check-out locks (第7(2)(1)イ, checkout.c): while a record is checked out, nobody but its holder

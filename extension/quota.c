@@ -46,6 +46,8 @@
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
+#include "pgtime.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -102,7 +104,7 @@ typedef struct RowCounts
 	int64		rows;
 	int64		day_base;		/* the counterpart's day rows in shared memory */
 	int			ngrants;
-	GrantRows	grants[32];		/* beyond that, a grant's rows count only in the total */
+	GrantRows	grants[256];	/* more grants in one statement are refused */
 } RowCounts;
 
 /* one execution of a query (a cursor's lives across FETCHes) */
@@ -111,6 +113,8 @@ typedef struct QuotaExec
 	QueryDesc  *query;
 	int64		counterpart_id;
 	RowCounts	counts;
+	RowCounts	flushed;		/* what of counts is in the day's counts already */
+	int64		update_calls;	/* calls in an UPDATE ... RETURNING, two a row */
 	struct QuotaExec *next;
 } QuotaExec;
 
@@ -121,6 +125,7 @@ static QuotaExec *current = NULL;	/* the execution whose rows are being read */
 static RowCounts statement;
 static TimestampTz statement_started = 0;
 static int32 statement_day = 0;
+static bool statement_violated = false;	/* a quota refused a row of this statement */
 
 static Size
 quota_shmem_size(void)
@@ -160,11 +165,28 @@ quota_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* today, as days since 2000-01-01 in the session's time zone */
+/*
+ * The day of ts, as days since 2000-01-01, in the server's configured time
+ * zone: a session that sets TimeZone does not move its day.
+ */
 static int32
 today(TimestampTz ts)
 {
-	return (int32) DatumGetDateADT(DirectFunctionCall1(timestamptz_date, TimestampTzGetDatum(ts)));
+	static pg_tz *tz = NULL;
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (tz == NULL)
+	{
+		const char *name = GetConfigOptionResetString("TimeZone");
+
+		tz = name ? pg_tzset(name) : NULL;
+		if (tz == NULL)
+			tz = log_timezone;
+	}
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, tz) != 0)
+		return (int32) (ts / USECS_PER_DAY);
+	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
 
 /* a day's rows of (counterpart, grant) in shared memory */
@@ -183,7 +205,41 @@ shared_rows(int64 counterpart_id, int64 grant_id, int32 day)
 	return rows;
 }
 
-/* adds an execution's rows to the day's counts */
+static void add_to_day(int64 counterpart_id, RowCounts *c, int32 day);
+
+/*
+ * Adds what an execution read since it last did to the day's counts: at the
+ * end of each run of the executor, whether it ended well or not, so that a
+ * cursor's FETCHes and a caught error count at once.
+ */
+static void
+flush_exec(QuotaExec *q)
+{
+	RowCounts	delta;
+
+	if (q->counts.rows == q->flushed.rows)
+		return;
+	memset(&delta, 0, sizeof(delta));
+	delta.rows = q->counts.rows - q->flushed.rows;
+	for (int i = 0; i < q->counts.ngrants; i++)
+	{
+		int64		before = 0;
+
+		for (int k = 0; k < q->flushed.ngrants; k++)
+			if (q->flushed.grants[k].grant_id == q->counts.grants[i].grant_id)
+				before = q->flushed.grants[k].rows;
+		if (q->counts.grants[i].rows > before)
+		{
+			delta.grants[delta.ngrants].grant_id = q->counts.grants[i].grant_id;
+			delta.grants[delta.ngrants].rows = q->counts.grants[i].rows - before;
+			delta.ngrants++;
+		}
+	}
+	add_to_day(q->counterpart_id, &delta, today(GetCurrentTimestamp()));
+	q->flushed = q->counts;
+}
+
+/* adds rows to the day's counts */
 static void
 add_to_day(int64 counterpart_id, RowCounts *c, int32 day)
 {
@@ -291,8 +347,11 @@ ensure_loaded(void)
 	olink_own_enter(&own);
 	PG_TRY();
 	{
-		rc = SPI_execute("SELECT counterpart_id, grant_id, day - date '2000-01-01', rows "
-						 "  FROM olink.quota_usage WHERE day = current_date", true, 0);
+		Datum		day = Int32GetDatum(today(GetCurrentTimestamp()));
+
+		rc = SPI_execute_with_args("SELECT counterpart_id, grant_id, day - date '2000-01-01', rows "
+								   "  FROM olink.quota_usage WHERE day = date '2000-01-01' + $1",
+								   1, (Oid[]) {INT4OID}, &day, NULL, true, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "olink: could not read olink.quota_usage: %s", SPI_result_code_string(rc));
 	}
@@ -431,7 +490,10 @@ grant_rows(RowCounts *c, int64 grant_id, int64 counterpart_id, int32 day, bool w
 		if (c->grants[i].grant_id == grant_id)
 			return &c->grants[i];
 	if (c->ngrants == lengthof(c->grants))
-		return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a statement reads under more than %d grants", (int) lengthof(c->grants)),
+				 errdetail("olink cannot count its rows against every grant's quota.")));
 	c->grants[c->ngrants].grant_id = grant_id;
 	c->grants[c->ngrants].rows = 0;
 	c->grants[c->ngrants].day_base = with_day ? shared_rows(counterpart_id, grant_id, day) : 0;
@@ -441,6 +503,7 @@ grant_rows(RowCounts *c, int64 grant_id, int64 counterpart_id, int32 day, bool w
 static void
 refuse(const char *what, int64 limit, const char *setting, int64 grant_id, const char *counterpart)
 {
+	statement_violated = true;
 	PG_TRY();
 	{
 		if (grant_id != 0)
@@ -489,11 +552,23 @@ olink_count_read(PG_FUNCTION_ARGS)
 	s = olink_session();
 	if (!s->installed || !s->is_counterpart)
 		PG_RETURN_BOOL(true);
+	/*
+	 * An UPDATE or DELETE reads rows to change them, and PostgreSQL checks
+	 * changed rows against the SELECT policies again: only what can leave
+	 * counts, a SELECT's rows and those of a write with RETURNING.
+	 */
+	if (current != NULL && current->query->operation != CMD_SELECT &&
+		!current->query->plannedstmt->hasReturning)
+		PG_RETURN_BOOL(true);
+	/* an UPDATE ... RETURNING checks each row twice (the old row, then the new): one row */
+	if (current != NULL && current->query->operation == CMD_UPDATE && (current->update_calls++ % 2) == 1)
+		PG_RETURN_BOOL(true);
 
 	if (started != statement_started)
 	{
 		memset(&statement, 0, sizeof(statement));
 		statement_started = started;
+		statement_violated = false;
 		statement_day = today(started);
 		ensure_loaded();
 		statement.day_base = shared_rows(s->counterpart_id, 0, statement_day);
@@ -566,8 +641,8 @@ forget_exec(QueryDesc *query, bool count_it)
 		if (q->query != query)
 			continue;
 		*p = q->next;
-		if (count_it && q->counts.rows > 0)
-			add_to_day(q->counterpart_id, &q->counts, today(GetCurrentStatementStartTimestamp()));
+		if (count_it)
+			flush_exec(q);
 		if (current == q)
 			current = NULL;
 		pfree(q);
@@ -704,12 +779,35 @@ quota_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	PG_CATCH();
 	{
 		queryDesc->dest = target;
+		if (current != NULL && current != saved)
+			flush_exec(current);
 		current = saved;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	queryDesc->dest = target;
+	if (current != NULL && current != saved)
+		flush_exec(current);
 	current = saved;
+
+	/*
+	 * A quota refused a row in this statement, and something (a PL/pgSQL
+	 * handler) caught the error: the statement still fails, and its held
+	 * output does not leave.
+	 */
+	if (statement_violated && saved == NULL && s != NULL &&
+		statement_started == GetCurrentStatementStartTimestamp())
+	{
+		if (hold != NULL)
+		{
+			tuplestore_end(hold->store);
+			MemoryContextDelete(hold->cxt);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("row quota exceeded in this statement"),
+				 errdetail("A quota refused a row the statement read; the refusal was caught, the statement is refused still.")));
+	}
 
 	if (hold != NULL)
 	{
@@ -754,8 +852,7 @@ quota_xact_callback(XactEvent event, void *arg)
 			QuotaExec  *q = execs;
 
 			execs = q->next;
-			if (q->counts.rows > 0 && statement_day != 0)
-				add_to_day(q->counterpart_id, &q->counts, statement_day);
+			flush_exec(q);
 			pfree(q);
 		}
 		current = NULL;
