@@ -104,7 +104,7 @@ typedef struct RowCounts
 	int64		rows;
 	int64		day_base;		/* the counterpart's day rows in shared memory */
 	int			ngrants;
-	GrantRows	grants[256];	/* more grants in one statement are refused */
+	GrantRows	grants[64];		/* more grants in one statement are refused */
 } RowCounts;
 
 /* one execution of a query (a cursor's lives across FETCHes) */
