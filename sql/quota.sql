@@ -65,11 +65,10 @@ COPY public.q_people (id) TO STDOUT;
 -- a cursor: its FETCHes add up, and the FETCH that goes over sends none of its rows
 BEGIN;
 DECLARE c CURSOR FOR SELECT id FROM public.q_people ORDER BY id;
-FETCH 4 FROM c;
-FETCH 4 FROM c;
-FETCH 4 FROM c;
+FETCH 10 FROM c;
+FETCH 10 FROM c;
 ROLLBACK;
--- the day: 10 + 1 + 11 x 9 (refused statements read rows too) + 4 + 4 + 3 = 121 rows so far;
+-- the day: 10 + 1 + 11 x 9 (refused statements read rows too) + 10 + 1 = 121 rows so far;
 -- seven more statements of 10 make 191, the eighth goes over 200
 SELECT count(*) FROM public.q_people WHERE id <= 20 \g
 SELECT count(*) FROM public.q_people WHERE id <= 20 \g
