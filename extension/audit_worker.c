@@ -581,24 +581,31 @@ refresh_credentials(void)
 }
 
 static void
-persist_and_alert(void)
+persist(void)
+{
+	if (OidIsValid(get_namespace_oid("olink", true)))
+		olink_quota_persist();
+}
+
+/* thresholds crossed: a row in olink.alert and a NOTIFY olink_alert */
+static void
+raise_alerts(void)
 {
 	int			rc;
 
 	if (!OidIsValid(get_namespace_oid("olink", true)))
 		return;
-	olink_quota_persist();
-	/* thresholds crossed: a row in olink.alert and a NOTIFY olink_alert */
 	rc = SPI_execute("SELECT olink._raise_alerts()", false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "olink: could not raise alerts: %s", SPI_result_code_string(rc));
 }
 
-/* the day's row counts of the quotas, from shared memory to olink.quota_usage, and the alerts */
+/* the day's row counts of the quotas, from shared memory to olink.quota_usage; then the alerts */
 static void
 persist_quotas(void)
 {
-	run_guarded(persist_and_alert);
+	run_guarded(persist);
+	run_guarded(raise_alerts);
 }
 
 /* the strings of an event, NULL-terminated copies */

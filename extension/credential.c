@@ -180,6 +180,7 @@ typedef struct AuthShared
 	int			ncredentials;
 	int			nterminals;
 	int			nslots;
+	TimestampTz started;		/* when these counters began (shared memory made) */
 	AuthCredential *credentials;
 	AuthTerminal *terminals;
 	Lockout    *lockouts;		/* max_credentials of them */
@@ -263,6 +264,7 @@ auth_shmem_startup(void)
 		memset(auth, 0, auth_shmem_size());
 		auth->lock = &(GetNamedLWLockTranche("olink credentials"))->lock;
 		auth->nslots = slot_count();
+		auth->started = GetCurrentTimestamp();
 		p += MAXALIGN(sizeof(AuthShared));
 		auth->credentials = (AuthCredential *) p;
 		p += MAXALIGN(mul_size(max_credentials, sizeof(AuthCredential)));
@@ -1243,8 +1245,8 @@ olink_load(PG_FUNCTION_ARGS)
 	{
 		CounterpartLoad *load = &auth->loads[i];
 		CounterpartLoad copy;
-		Datum		values[7];
-		bool		nulls[7] = {0};
+		Datum		values[8];
+		bool		nulls[8] = {0};
 		int			sessions = 0;
 
 		if (load->counterpart_id == 0)
@@ -1267,6 +1269,7 @@ olink_load(PG_FUNCTION_ARGS)
 		values[4] = Int64GetDatum(copy.day == minute / 1440 ? copy.day_count : 0);
 		values[5] = Int64GetDatum(copy.statements);
 		values[6] = Int64GetDatum(copy.refused);
+		values[7] = TimestampTzGetDatum(auth->started);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

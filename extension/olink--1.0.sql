@@ -1941,7 +1941,7 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'olink_audit_status';
 CREATE FUNCTION @extschema@._load(
     OUT counterpart_id bigint, OUT sessions integer, OUT statements_minute bigint,
     OUT statements_hour bigint, OUT statements_day bigint, OUT statements_total bigint,
-    OUT refused_statements bigint)
+    OUT refused_statements bigint, OUT counters_since timestamptz)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'olink_load'
 LANGUAGE C STRICT;
@@ -1982,9 +1982,10 @@ CREATE TABLE @extschema@.alert (
     value           numeric NOT NULL,
     threshold       numeric NOT NULL,
     message         text NOT NULL,
-    UNIQUE (kind, counterpart_id, period)
+    UNIQUE NULLS NOT DISTINCT (kind, counterpart_id, period)
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.alert', 'alert_id'), '');
 
 CREATE FUNCTION @extschema@._raise_alerts()
 RETURNS integer
@@ -2025,7 +2026,7 @@ BEGIN
         -- more refusals than the last alert counted (the count is since the server started)
         IF s.refused_statements > coalesce((SELECT max(x.value) FROM @extschema@.alert x
                                              WHERE x.kind = 'rate_limited' AND x.counterpart_id = s.counterpart_id
-                                               AND x.at >= pg_catalog.pg_postmaster_start_time()), 0) THEN
+                                               AND x.at >= (SELECT min(counters_since) FROM @extschema@._load())), 0) THEN
             INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
             VALUES (s.counterpart_id, 'rate_limited', to_char(now(), 'YYYY-MM-DD HH24:MI:SS'), s.refused_statements, 0,
                     format('counterpart %s had %s statements refused by its rate limit since the server started',

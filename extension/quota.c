@@ -40,6 +40,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "parser/parsetree.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -114,7 +115,6 @@ typedef struct QuotaExec
 	int64		counterpart_id;
 	RowCounts	counts;
 	RowCounts	flushed;		/* what of counts is in the day's counts already */
-	int64		update_calls;	/* calls in an UPDATE ... RETURNING, two a row */
 	struct QuotaExec *next;
 } QuotaExec;
 
@@ -175,6 +175,7 @@ today(TimestampTz ts)
 	static pg_tz *tz = NULL;
 	struct pg_tm tm;
 	fsec_t		fsec;
+	int			offset;
 
 	if (tz == NULL)
 	{
@@ -184,7 +185,7 @@ today(TimestampTz ts)
 		if (tz == NULL)
 			tz = log_timezone;
 	}
-	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, tz) != 0)
+	if (timestamp2tm(ts, &offset, &tm, &fsec, NULL, tz) != 0)
 		return (int32) (ts / USECS_PER_DAY);
 	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
@@ -531,6 +532,8 @@ refuse(const char *what, int64 limit, const char *setting, int64 grant_id, const
 	PG_END_TRY();
 }
 
+static void count_one(OlinkSession *s, int64 grant_id);
+
 /*
  * olink._count_read(grant_id): true, having counted one row read under the
  * grant; refuses the row that goes over a quota.
@@ -540,12 +543,6 @@ olink_count_read(PG_FUNCTION_ARGS)
 {
 	int64		grant_id = PG_GETARG_INT64(0);
 	OlinkSession *s;
-	OlinkGrant *g;
-	GrantRows  *sg;
-	GrantRows  *eg = NULL;
-	TimestampTz started = GetCurrentStatementStartTimestamp();
-	int64		stmt_rows;
-	int64		grant_stmt_rows;
 
 	if (olink_in_registry_read)
 		PG_RETURN_BOOL(true);
@@ -553,16 +550,26 @@ olink_count_read(PG_FUNCTION_ARGS)
 	if (!s->installed || !s->is_counterpart)
 		PG_RETURN_BOOL(true);
 	/*
-	 * An UPDATE or DELETE reads rows to change them, and PostgreSQL checks
-	 * changed rows against the SELECT policies again: only what can leave
-	 * counts, a SELECT's rows and those of a write with RETURNING.
+	 * A write reads rows to change them, and PostgreSQL checks written rows
+	 * against the SELECT policies again: its rows count as they leave, by
+	 * RETURNING (hold_receive), not here.
 	 */
-	if (current != NULL && current->query->operation != CMD_SELECT &&
-		!current->query->plannedstmt->hasReturning)
+	if (current != NULL && current->query->operation != CMD_SELECT)
 		PG_RETURN_BOOL(true);
-	/* an UPDATE ... RETURNING checks each row twice (the old row, then the new): one row */
-	if (current != NULL && current->query->operation == CMD_UPDATE && (current->update_calls++ % 2) == 1)
-		PG_RETURN_BOOL(true);
+	count_one(s, grant_id);
+	PG_RETURN_BOOL(true);
+}
+
+/* one row read under a grant: counted, and refused when it goes over a quota */
+static void
+count_one(OlinkSession *s, int64 grant_id)
+{
+	OlinkGrant *g;
+	GrantRows  *sg;
+	GrantRows  *eg = NULL;
+	TimestampTz started = GetCurrentStatementStartTimestamp();
+	int64		stmt_rows;
+	int64		grant_stmt_rows;
 
 	if (started != statement_started)
 	{
@@ -604,7 +611,41 @@ olink_count_read(PG_FUNCTION_ARGS)
 		if (g->max_rows_per_day > 0 && sg != NULL && sg->day_base + sg->rows > g->max_rows_per_day)
 			refuse("today", g->max_rows_per_day, "max_rows_per_day", grant_id, NULL);
 	}
-	PG_RETURN_BOOL(true);
+}
+
+/*
+ * The grant a row a write returns counts under: among the counterpart's
+ * grants in force that may read the written table, the one with the largest
+ * statement quota (none at all being the largest).  0 when none.
+ */
+static int64
+returning_grant(OlinkSession *s, QueryDesc *query)
+{
+	PlannedStmt *ps = query->plannedstmt;
+	RangeTblEntry *rte;
+	OlinkRelation *r;
+	ListCell   *lc;
+	OlinkGrant *best = NULL;
+
+	if (ps->resultRelations == NIL)
+		return 0;
+	rte = rt_fetch(linitial_int(ps->resultRelations), ps->rtable);
+	r = olink_find_relation(s, rte->relid);
+	if (r == NULL || !r->protected)
+		return 0;
+	foreach(lc, r->grants)
+	{
+		OlinkGrant *g = lfirst(lc);
+
+		if (!(g->privs & OLINK_PRIV_SELECT) || !olink_grant_live(s, g))
+			continue;
+		if (best == NULL || g->max_rows_per_statement == 0 ||
+			(best->max_rows_per_statement != 0 && g->max_rows_per_statement > best->max_rows_per_statement))
+			best = g;
+		if (best->max_rows_per_statement == 0)
+			break;
+	}
+	return best ? best->id : 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -650,34 +691,40 @@ forget_exec(QueryDesc *query, bool count_it)
 	}
 }
 
-/* does any quota bind this counterpart? */
+/*
+ * Does any quota bind this counterpart?  Then every statement of it has its
+ * output held: a protected table read inside a function is not in the
+ * statement's own plan.  Known per registry generation.
+ */
 static bool
-any_quota(OlinkSession *s, List *rtable)
+any_quota(OlinkSession *s)
 {
-	ListCell   *lc;
+	static uint64 known_for = 0;
+	static bool known = false;
+	HASH_SEQ_STATUS seq;
+	OlinkRelation *r;
 
-	foreach(lc, rtable)
+	if (known_for == olink_registry_generation() && known_for != 0)
+		return known;
+	known = s->max_rows_per_statement > 0 || s->max_rows_per_day > 0;
+	if (!known && s->relations != NULL)
 	{
-		RangeTblEntry *rte = lfirst(lc);
-		OlinkRelation *r;
-		ListCell   *gc;
-
-		if (rte->rtekind != RTE_RELATION)
-			continue;
-		r = olink_find_relation(s, rte->relid);
-		if (r == NULL || !r->protected)
-			continue;
-		if (s->max_rows_per_statement > 0 || s->max_rows_per_day > 0)
-			return true;
-		foreach(gc, r->grants)
+		hash_seq_init(&seq, s->relations);
+		while ((r = hash_seq_search(&seq)) != NULL)
 		{
-			OlinkGrant *g = lfirst(gc);
+			ListCell   *gc;
 
-			if (g->max_rows_per_statement > 0 || g->max_rows_per_day > 0)
-				return true;
+			foreach(gc, r->grants)
+			{
+				OlinkGrant *g = lfirst(gc);
+
+				if (g->max_rows_per_statement > 0 || g->max_rows_per_day > 0)
+					known = true;
+			}
 		}
 	}
-	return false;
+	known_for = olink_registry_generation();
+	return known;
 }
 
 /* a DestReceiver that keeps the rows until the run ends */
@@ -688,6 +735,8 @@ typedef struct HoldReceiver
 	Tuplestorestate *store;
 	TupleDesc	desc;
 	MemoryContext cxt;
+	OlinkSession *session;
+	int64		returning_grant;	/* a write with RETURNING of a protected table */
 } HoldReceiver;
 
 static bool
@@ -695,6 +744,9 @@ hold_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	HoldReceiver *h = (HoldReceiver *) self;
 
+	/* a row a write returns: counted as it would leave */
+	if (h->returning_grant != 0)
+		count_one(h->session, h->returning_grant);
 	tuplestore_puttupleslot(h->store, slot);
 	return true;
 }
@@ -749,7 +801,7 @@ quota_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	{
 		current = find_exec(queryDesc, true);
 		current->counterpart_id = s->counterpart_id;
-		if (any_quota(s, queryDesc->plannedstmt->rtable))
+		if (any_quota(s))
 		{
 			MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "olink held rows",
 													  ALLOCSET_DEFAULT_SIZES);
@@ -764,6 +816,9 @@ quota_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 			hold->target = target;
 			hold->cxt = cxt;
 			hold->store = tuplestore_begin_heap(false, false, work_mem);
+			hold->session = s;
+			if (queryDesc->operation != CMD_SELECT && queryDesc->plannedstmt->hasReturning)
+				hold->returning_grant = returning_grant(s, queryDesc);
 			MemoryContextSwitchTo(old);
 			queryDesc->dest = (DestReceiver *) hold;
 		}
@@ -844,6 +899,13 @@ quota_ExecutorEnd(QueryDesc *queryDesc)
 static void
 quota_xact_callback(XactEvent event, void *arg)
 {
+	/* a procedure that caught a refusal and read nothing more: its transaction does not commit */
+	if (event == XACT_EVENT_PRE_COMMIT && statement_violated &&
+		statement_started == GetCurrentStatementStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("row quota exceeded in this statement"),
+				 errdetail("A quota refused a row the statement read; the refusal was caught, the statement is refused still.")));
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		/* executions that failed: their rows were read, and count */
