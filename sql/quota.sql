@@ -40,6 +40,8 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION public.q_sneak() TO q_agent;
+CREATE FUNCTION public.q_one(g int) RETURNS text LANGUAGE sql STABLE AS $$ SELECT name FROM public.q_people WHERE id = g $$;
+GRANT EXECUTE ON FUNCTION public.q_one(int) TO q_agent;
 -- under 'fix': updates, at most 3 rows a statement
 SELECT olink.add_agreement(counterpart => 'q_cp', title => 'fixes', purposes => ARRAY['fix'],
                            valid_from => '2026-01-01', staff_duties => 'd', disposal_terms => 'd') > 0 AS agreed;
@@ -102,6 +104,9 @@ SET SESSION AUTHORIZATION q_agent;
 SET olink.purpose = 'bulk';
 SELECT count(*) FROM public.q_people WHERE id <= 50;
 SELECT count(*) FROM public.q_people;
+-- rows read one by one inside a function, the table not in the statement's own plan: the
+-- statement's output is held all the same, and none of it leaves
+COPY (SELECT public.q_one(g) FROM generate_series(1, 60) g) TO STDOUT;
 RESET SESSION AUTHORIZATION;
 SELECT olink.set_counterpart_limits('q_cp', NULL, NULL, max_rows_per_statement => 0);
 SELECT olink.set_counterpart_limits('q_cp', NULL, NULL, max_rows_per_day => -1);
@@ -118,6 +123,6 @@ SELECT count(*) FROM public.q_people;
 
 DROP EXTENSION olink CASCADE;
 DROP TABLE public.q_people;
-DROP FUNCTION public.q_names(), public.q_sneak();
+DROP FUNCTION public.q_names(), public.q_sneak(), public.q_one(int);
 DROP OWNED BY q_cp, q_agent;
 DROP ROLE q_cp, q_agent;
