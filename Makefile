@@ -22,7 +22,7 @@ endif
 # every object depends on the shared header (PGXS does not track headers itself)
 $(OBJS): extension/olink.h extension/compat.h
 
-.PHONY: deps demo test bench bench-instructions bench-connect
+.PHONY: deps demo test bench bench-instructions bench-connect bench-checkout
 
 # Install what a fresh Debian 12 machine lacks (needs root; a no-op when present).
 deps:
@@ -42,3 +42,6 @@ bench-instructions: deps
 
 bench-connect: deps
 	@bash test/bench/connect.sh
+
+bench-checkout: deps
+	@bash test/bench/checkout.sh
