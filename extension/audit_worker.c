@@ -1062,7 +1062,14 @@ seal_journal(void)
 		(void) hash_search(k == 'j' ? sealed : attested, &x, HASH_ENTER, NULL);
 	}
 
-	/* in id order within each transaction: the order its seal hashes them in */
+	/*
+	 * In id order within each transaction: the order its seal hashes them
+	 * in.  Through the BRIN index: the rows past the horizon are the newest,
+	 * and a journal whose statistics are stale must not be read whole every
+	 * pass (for this transaction only).
+	 */
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	portal = SPI_cursor_open_with_args(NULL, "SELECT * FROM olink.journal j WHERE xid >= $1 "
 									   "ORDER BY xid, journal_id",
 									   1, &argtype, &arg, NULL, true, 0);
