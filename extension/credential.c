@@ -1166,6 +1166,7 @@ olink_session_note_statement(const char *purpose, const char *command, bool util
 {
 	CounterpartLoad *load;
 	int64		minute;
+	int64		day;
 	int			count;
 	int			limit;
 	bool		exempt;
@@ -1183,6 +1184,7 @@ olink_session_note_statement(const char *purpose, const char *command, bool util
 
 	load = &auth->loads[my_slot->load_index];
 	minute = my_slot->last_statement_at / (60 * USECS_PER_SEC);
+	day = olink_quota_today(my_slot->last_statement_at);
 	limit = my_slot->max_statements_per_minute;
 	exempt = utility && command != NULL &&
 		(strcmp(command, "BEGIN") == 0 || strcmp(command, "START TRANSACTION") == 0 ||
@@ -1203,9 +1205,9 @@ olink_session_note_statement(const char *purpose, const char *command, bool util
 		load->hour = minute / 60;
 		load->hour_count = 0;
 	}
-	if (load->day != minute / 1440)
+	if (load->day != day)
 	{
-		load->day = minute / 1440;
+		load->day = day;
 		load->day_count = 0;
 	}
 	load->hour_count++;
@@ -1266,7 +1268,7 @@ olink_load(PG_FUNCTION_ARGS)
 		values[1] = Int32GetDatum(sessions);
 		values[2] = Int64GetDatum(copy.minute == minute ? copy.count : 0);
 		values[3] = Int64GetDatum(copy.hour == minute / 60 ? copy.hour_count : 0);
-		values[4] = Int64GetDatum(copy.day == minute / 1440 ? copy.day_count : 0);
+		values[4] = Int64GetDatum(copy.day == olink_quota_today(GetCurrentTimestamp()) ? copy.day_count : 0);
 		values[5] = Int64GetDatum(copy.statements);
 		values[6] = Int64GetDatum(copy.refused);
 		values[7] = TimestampTzGetDatum(auth->started);

@@ -246,6 +246,7 @@ extern void olink_session_note_statement(const char *purpose, const char *comman
 extern void olink_quota_init(void);
 extern void olink_quota_persist(void);
 extern void olink_quota_reset(void);
+extern int32 olink_quota_today(TimestampTz ts);
 
 /* checkout.c */
 extern void olink_checkout_init(void);

@@ -33,7 +33,9 @@
 
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -126,6 +128,7 @@ static RowCounts statement;
 static TimestampTz statement_started = 0;
 static int32 statement_day = 0;
 static bool statement_violated = false;	/* a quota refused a row of this statement */
+static bool xact_violated = false;	/* ... of this transaction: it does not commit */
 
 static Size
 quota_shmem_size(void)
@@ -166,26 +169,19 @@ quota_shmem_startup(void)
 }
 
 /*
- * The day of ts, as days since 2000-01-01, in the server's configured time
- * zone: a session that sets TimeZone does not move its day.
+ * The day of ts, as days since 2000-01-01, in the server's log_timezone:
+ * set in postgresql.conf only, so that no session (SET, connection
+ * options, role or database settings) can move its day and start a fresh
+ * quota.
  */
-static int32
-today(TimestampTz ts)
+int32
+olink_quota_today(TimestampTz ts)
 {
-	static pg_tz *tz = NULL;
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			offset;
 
-	if (tz == NULL)
-	{
-		const char *name = GetConfigOptionResetString("TimeZone");
-
-		tz = name ? pg_tzset(name) : NULL;
-		if (tz == NULL)
-			tz = log_timezone;
-	}
-	if (timestamp2tm(ts, &offset, &tm, &fsec, NULL, tz) != 0)
+	if (timestamp2tm(ts, &offset, &tm, &fsec, NULL, log_timezone) != 0)
 		return (int32) (ts / USECS_PER_DAY);
 	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
 }
@@ -236,7 +232,7 @@ flush_exec(QuotaExec *q)
 			delta.ngrants++;
 		}
 	}
-	add_to_day(q->counterpart_id, &delta, today(GetCurrentTimestamp()));
+	add_to_day(q->counterpart_id, &delta, olink_quota_today(GetCurrentTimestamp()));
 	q->flushed = q->counts;
 }
 
@@ -307,7 +303,7 @@ olink_load_rows(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS seq;
 	QuotaEntry *e;
 	int64		minute = GetCurrentTimestamp() / (60 * USECS_PER_SEC);
-	int32		day = today(GetCurrentTimestamp());
+	int32		day = olink_quota_today(GetCurrentTimestamp());
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (shared == NULL)
@@ -348,7 +344,7 @@ ensure_loaded(void)
 	olink_own_enter(&own);
 	PG_TRY();
 	{
-		Datum		day = Int32GetDatum(today(GetCurrentTimestamp()));
+		Datum		day = Int32GetDatum(olink_quota_today(GetCurrentTimestamp()));
 
 		rc = SPI_execute_with_args("SELECT counterpart_id, grant_id, day - date '2000-01-01', rows "
 								   "  FROM olink.quota_usage WHERE day = date '2000-01-01' + $1",
@@ -505,6 +501,7 @@ static void
 refuse(const char *what, int64 limit, const char *setting, int64 grant_id, const char *counterpart)
 {
 	statement_violated = true;
+	xact_violated = true;
 	PG_TRY();
 	{
 		if (grant_id != 0)
@@ -533,6 +530,7 @@ refuse(const char *what, int64 limit, const char *setting, int64 grant_id, const
 }
 
 static void count_one(OlinkSession *s, int64 grant_id);
+static int64 returning_grant(OlinkSession *s, QueryDesc *query);
 
 /*
  * olink._count_read(grant_id): true, having counted one row read under the
@@ -576,7 +574,7 @@ count_one(OlinkSession *s, int64 grant_id)
 		memset(&statement, 0, sizeof(statement));
 		statement_started = started;
 		statement_violated = false;
-		statement_day = today(started);
+		statement_day = olink_quota_today(started);
 		ensure_loaded();
 		statement.day_base = shared_rows(s->counterpart_id, 0, statement_day);
 	}
@@ -631,6 +629,18 @@ returning_grant(OlinkSession *s, QueryDesc *query)
 		return 0;
 	rte = rt_fetch(linitial_int(ps->resultRelations), ps->rtable);
 	r = olink_find_relation(s, rte->relid);
+	if ((r == NULL || !r->protected) && get_rel_relispartition(rte->relid))
+	{
+		/* written through a partitioned table: its protection and grants */
+		ListCell   *ac;
+
+		foreach(ac, get_partition_ancestors(rte->relid))
+		{
+			r = olink_find_relation(s, lfirst_oid(ac));
+			if (r != NULL && r->protected)
+				break;
+		}
+	}
 	if (r == NULL || !r->protected)
 		return 0;
 	foreach(lc, r->grants)
@@ -801,7 +811,9 @@ quota_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 	{
 		current = find_exec(queryDesc, true);
 		current->counterpart_id = s->counterpart_id;
-		if (any_quota(s))
+		if (any_quota(s) ||
+			(queryDesc->operation != CMD_SELECT && queryDesc->plannedstmt->hasReturning &&
+			 returning_grant(s, queryDesc) != 0))
 		{
 			MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "olink held rows",
 													  ALLOCSET_DEFAULT_SIZES);
@@ -899,13 +911,20 @@ quota_ExecutorEnd(QueryDesc *queryDesc)
 static void
 quota_xact_callback(XactEvent event, void *arg)
 {
-	/* a procedure that caught a refusal and read nothing more: its transaction does not commit */
-	if (event == XACT_EVENT_PRE_COMMIT && statement_violated &&
-		statement_started == GetCurrentStatementStartTimestamp())
+	/*
+	 * A transaction in which a quota refused a row does not commit, however
+	 * the refusal was handled (a PL/pgSQL handler, a procedure, a savepoint).
+	 */
+	if (event == XACT_EVENT_PRE_COMMIT && xact_violated)
+	{
+		xact_violated = false;
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("row quota exceeded in this statement"),
-				 errdetail("A quota refused a row the statement read; the refusal was caught, the statement is refused still.")));
+				 errdetail("A quota refused a row this transaction read; a transaction that went over a quota does not commit.")));
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		xact_violated = false;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		/* executions that failed: their rows were read, and count */

@@ -113,6 +113,16 @@ SELECT olink.set_counterpart_limits('q_cp', NULL, NULL, max_rows_per_day => -1);
 SELECT olink.set_counterpart_limits('nobody', NULL, NULL);
 SELECT name, max_rows_per_statement, max_rows_per_day FROM olink.counterparts;
 
+-- a transaction in which a quota refused a row does not commit, however the refusal was handled
+SET SESSION AUTHORIZATION q_agent;
+SET olink.purpose = 'bulk';
+BEGIN;
+SAVEPOINT before_bulk;
+SELECT count(*) FROM public.q_people;
+ROLLBACK TO SAVEPOINT before_bulk;
+SELECT count(*) FROM public.q_people WHERE id <= 5;
+COMMIT;
+RESET SESSION AUTHORIZATION;
 -- every refusal is audited as denied
 SELECT olink.flush_audit();
 SELECT outcome, sqlstate, left(message, 45) AS message, count(*)
