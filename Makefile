@@ -22,7 +22,7 @@ endif
 # every object depends on the shared header (PGXS does not track headers itself)
 $(OBJS): extension/olink.h extension/compat.h
 
-.PHONY: deps demo test bench bench-instructions bench-connect bench-checkout
+.PHONY: deps demo test bench bench-instructions bench-connect bench-checkout bench-quota
 
 # Install what a fresh Debian 12 machine lacks (needs root; a no-op when present).
 deps:
@@ -45,3 +45,6 @@ bench-connect: deps
 
 bench-checkout: deps
 	@bash test/bench/checkout.sh
+
+bench-quota: deps
+	@bash test/bench/quota.sh
