@@ -47,6 +47,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "pgtime.h"
 #include "utils/hsearch.h"
 #include "utils/inet.h"
 #include "utils/memutils.h"
@@ -1189,6 +1190,8 @@ olink_audit_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(olink_database, NULL, 0);
+	/* the worker's dates (alert periods) are the quota day's: log_timezone's */
+	SetConfigOption("TimeZone", pg_get_timezone_name(log_timezone), PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("olink audit worker");
 
 	text_cxt = AllocSetContextCreate(TopMemoryContext, "olink audit texts", ALLOCSET_DEFAULT_SIZES);

@@ -915,7 +915,7 @@ quota_xact_callback(XactEvent event, void *arg)
 	 * A transaction in which a quota refused a row does not commit, however
 	 * the refusal was handled (a PL/pgSQL handler, a procedure, a savepoint).
 	 */
-	if (event == XACT_EVENT_PRE_COMMIT && xact_violated)
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) && xact_violated)
 	{
 		xact_violated = false;
 		ereport(ERROR,
@@ -923,7 +923,8 @@ quota_xact_callback(XactEvent event, void *arg)
 				 errmsg("row quota exceeded in this statement"),
 				 errdetail("A quota refused a row this transaction read; a transaction that went over a quota does not commit.")));
 	}
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
 		xact_violated = false;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
