@@ -177,13 +177,22 @@ quota_shmem_startup(void)
 int32
 olink_quota_today(TimestampTz ts)
 {
+	static int64 cached_minute = -1;
+	static int32 cached_day = 0;
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			offset;
+	int64		minute = ts / (60 * USECS_PER_SEC);
+
+	/* a day turns on a minute: computed once a minute */
+	if (minute == cached_minute)
+		return cached_day;
 
 	if (timestamp2tm(ts, &offset, &tm, &fsec, NULL, log_timezone) != 0)
 		return (int32) (ts / USECS_PER_DAY);
-	return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+	cached_minute = minute;
+	cached_day = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+	return cached_day;
 }
 
 /* a day's rows of (counterpart, grant) in shared memory */
@@ -213,11 +222,13 @@ static void
 flush_exec(QuotaExec *q)
 {
 	RowCounts	delta;
+	int			k;
 
 	if (q->counts.rows == q->flushed.rows)
 		return;
-	memset(&delta, 0, sizeof(delta));
 	delta.rows = q->counts.rows - q->flushed.rows;
+	delta.ngrants = 0;
+	delta.day_base = 0;
 	for (int i = 0; i < q->counts.ngrants; i++)
 	{
 		int64		before = 0;
@@ -232,8 +243,12 @@ flush_exec(QuotaExec *q)
 			delta.ngrants++;
 		}
 	}
-	add_to_day(q->counterpart_id, &delta, olink_quota_today(GetCurrentTimestamp()));
-	q->flushed = q->counts;
+	add_to_day(q->counterpart_id, &delta, olink_quota_today(GetCurrentStatementStartTimestamp()));
+	/* what is flushed now: the header and the grants in use, not the whole array */
+	q->flushed.rows = q->counts.rows;
+	q->flushed.ngrants = q->counts.ngrants;
+	for (k = 0; k < q->counts.ngrants; k++)
+		q->flushed.grants[k] = q->counts.grants[k];
 }
 
 /* adds rows to the day's counts */
@@ -274,7 +289,7 @@ add_to_day(int64 counterpart_id, RowCounts *c, int32 day)
 		e->rows += rows;
 		e->dirty = true;
 		{
-			int64		minute = GetCurrentTimestamp() / (60 * USECS_PER_SEC);
+			int64		minute = GetCurrentStatementStartTimestamp() / (60 * USECS_PER_SEC);
 
 			if (e->minute != minute)
 			{
@@ -571,17 +586,20 @@ count_one(OlinkSession *s, int64 grant_id)
 
 	if (started != statement_started)
 	{
-		memset(&statement, 0, sizeof(statement));
+		statement.rows = 0;
+		statement.ngrants = 0;
 		statement_started = started;
 		statement_violated = false;
 		statement_day = olink_quota_today(started);
 		ensure_loaded();
-		statement.day_base = shared_rows(s->counterpart_id, 0, statement_day);
+		statement.day_base = s->max_rows_per_day > 0 ?
+			shared_rows(s->counterpart_id, 0, statement_day) : 0;
 	}
 	g = olink_find_grant(s, grant_id);
 
 	statement.rows++;
-	sg = grant_rows(&statement, grant_id, s->counterpart_id, statement_day, true);
+	sg = grant_rows(&statement, grant_id, s->counterpart_id, statement_day,
+					g != NULL && g->max_rows_per_day > 0);
 	if (sg != NULL)
 		sg->rows++;
 	stmt_rows = statement.rows;
@@ -673,8 +691,13 @@ find_exec(QueryDesc *query, bool create)
 			return q;
 	if (!create)
 		return NULL;
-	q = MemoryContextAllocZero(TopMemoryContext, sizeof(QuotaExec));
+	q = MemoryContextAlloc(TopMemoryContext, sizeof(QuotaExec));
 	q->query = query;
+	q->counterpart_id = 0;
+	q->counts.rows = q->counts.ngrants = 0;
+	q->counts.day_base = 0;
+	q->flushed.rows = q->flushed.ngrants = 0;
+	q->flushed.day_base = 0;
 	q->next = execs;
 	execs = q;
 	return q;
