@@ -100,6 +100,7 @@ typedef struct GrantRows
 	int64		grant_id;
 	int64		rows;
 	int64		day_base;		/* the day's rows in shared memory when first seen */
+	bool		by_day;			/* the grant has a day quota: its day count is kept */
 } GrantRows;
 
 typedef struct RowCounts
@@ -236,7 +237,7 @@ flush_exec(QuotaExec *q)
 		for (int k = 0; k < q->flushed.ngrants; k++)
 			if (q->flushed.grants[k].grant_id == q->counts.grants[i].grant_id)
 				before = q->flushed.grants[k].rows;
-		if (q->counts.grants[i].rows > before)
+		if (q->counts.grants[i].rows > before && q->counts.grants[i].by_day)
 		{
 			delta.grants[delta.ngrants].grant_id = q->counts.grants[i].grant_id;
 			delta.grants[delta.ngrants].rows = q->counts.grants[i].rows - before;
@@ -509,6 +510,7 @@ grant_rows(RowCounts *c, int64 grant_id, int64 counterpart_id, int32 day, bool w
 	c->grants[c->ngrants].grant_id = grant_id;
 	c->grants[c->ngrants].rows = 0;
 	c->grants[c->ngrants].day_base = with_day ? shared_rows(counterpart_id, grant_id, day) : 0;
+	c->grants[c->ngrants].by_day = with_day;
 	return &c->grants[c->ngrants++];
 }
 
@@ -544,7 +546,7 @@ refuse(const char *what, int64 limit, const char *setting, int64 grant_id, const
 	PG_END_TRY();
 }
 
-static void count_one(OlinkSession *s, int64 grant_id);
+static void count_one(OlinkSession *s, int64 grant_id, OlinkGrant *g);
 static int64 returning_grant(OlinkSession *s, QueryDesc *query);
 
 /*
@@ -569,15 +571,34 @@ olink_count_read(PG_FUNCTION_ARGS)
 	 */
 	if (current != NULL && current->query->operation != CMD_SELECT)
 		PG_RETURN_BOOL(true);
-	count_one(s, grant_id);
+	/* the grant, looked up once per registry generation for this call site */
+	{
+		typedef struct GrantCache
+		{
+			uint64		generation;
+			OlinkGrant *grant;
+		} GrantCache;
+		GrantCache *gc = (GrantCache *) fcinfo->flinfo->fn_extra;
+
+		if (gc == NULL)
+		{
+			gc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(GrantCache));
+			fcinfo->flinfo->fn_extra = gc;
+		}
+		if (gc->generation != olink_registry_generation() || gc->grant == NULL)
+		{
+			gc->grant = olink_find_grant(s, grant_id);
+			gc->generation = olink_registry_generation();
+		}
+		count_one(s, grant_id, gc->grant);
+	}
 	PG_RETURN_BOOL(true);
 }
 
-/* one row read under a grant: counted, and refused when it goes over a quota */
+/* one row read under a grant (g: its registry entry, or NULL): counted, and refused over a quota */
 static void
-count_one(OlinkSession *s, int64 grant_id)
+count_one(OlinkSession *s, int64 grant_id, OlinkGrant *g)
 {
-	OlinkGrant *g;
 	GrantRows  *sg;
 	GrantRows  *eg = NULL;
 	TimestampTz started = GetCurrentStatementStartTimestamp();
@@ -595,8 +616,6 @@ count_one(OlinkSession *s, int64 grant_id)
 		statement.day_base = s->max_rows_per_day > 0 ?
 			shared_rows(s->counterpart_id, 0, statement_day) : 0;
 	}
-	g = olink_find_grant(s, grant_id);
-
 	statement.rows++;
 	sg = grant_rows(&statement, grant_id, s->counterpart_id, statement_day,
 					g != NULL && g->max_rows_per_day > 0);
@@ -608,6 +627,8 @@ count_one(OlinkSession *s, int64 grant_id)
 	{
 		current->counts.rows++;
 		eg = grant_rows(&current->counts, grant_id, s->counterpart_id, statement_day, false);
+		if (eg != NULL && eg->rows == 0)
+			eg->by_day = g != NULL && g->max_rows_per_day > 0;
 		if (eg != NULL)
 			eg->rows++;
 		/* a cursor's rows add up across its FETCHes */
@@ -779,7 +800,7 @@ hold_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	/* a row a write returns: counted as it would leave */
 	if (h->returning_grant != 0)
-		count_one(h->session, h->returning_grant);
+		count_one(h->session, h->returning_grant, olink_find_grant(h->session, h->returning_grant));
 	tuplestore_puttupleslot(h->store, slot);
 	return true;
 }
