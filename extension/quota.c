@@ -122,6 +122,7 @@ typedef struct QuotaExec
 } QuotaExec;
 
 static QuotaExec *execs = NULL;
+static QuotaExec *spare = NULL;	/* ended executions' structs, for the next ones */
 static QuotaExec *current = NULL;	/* the execution whose rows are being read */
 
 /* the top-level statement */
@@ -712,7 +713,13 @@ find_exec(QueryDesc *query, bool create)
 			return q;
 	if (!create)
 		return NULL;
-	q = MemoryContextAlloc(TopMemoryContext, sizeof(QuotaExec));
+	if (spare != NULL)
+	{
+		q = spare;
+		spare = q->next;
+	}
+	else
+		q = MemoryContextAlloc(TopMemoryContext, sizeof(QuotaExec));
 	q->query = query;
 	q->counterpart_id = 0;
 	q->counts.rows = q->counts.ngrants = 0;
@@ -740,7 +747,8 @@ forget_exec(QueryDesc *query, bool count_it)
 			flush_exec(q);
 		if (current == q)
 			current = NULL;
-		pfree(q);
+		q->next = spare;
+		spare = q;
 		return;
 	}
 }
@@ -979,7 +987,8 @@ quota_xact_callback(XactEvent event, void *arg)
 
 			execs = q->next;
 			flush_exec(q);
-			pfree(q);
+			q->next = spare;
+			spare = q;
 		}
 		current = NULL;
 	}
