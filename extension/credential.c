@@ -343,6 +343,18 @@ read_fingerprint(const char *hex, uint8 *out)
 	}
 }
 
+/* the registry holds more than the shared copy has room for: refused (the change, or the load) */
+static void
+check_capacity(uint64 n, int max, const char *what)
+{
+	if (n > (uint64) max)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("olink holds %llu %s, more than olink.max_%s (%d)",
+						(unsigned long long) n, what, what, max),
+				 errhint("Raise olink.max_%s and restart the server.", what)));
+}
+
 /*
  * Reads the registry into a new copy, in CurrentMemoryContext.  Needs a
  * transaction; connects to SPI itself.  Without the extension (dropped, or
@@ -370,12 +382,7 @@ read_registry(void)
 						  "       left(cr.status, 1), c.status = 'active', "
 						  "       coalesce(c.max_connections, 0), coalesce(c.max_statements_per_minute, 0) "
 						  "  FROM olink.credential cr JOIN olink.counterpart c USING (counterpart_id)");
-		if (tt->numvals > (uint64) max_credentials)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("olink holds %llu credentials, more than olink.max_credentials (%d)",
-							(unsigned long long) tt->numvals, max_credentials),
-					 errhint("Raise olink.max_credentials and restart the server.")));
+		check_capacity(tt->numvals, max_credentials, "credentials");
 		copy->ncredentials = (int) tt->numvals;
 		copy->credentials = MemoryContextAllocZero(cxt, sizeof(AuthCredential) * (copy->ncredentials + 1));
 		for (uint64 i = 0; i < tt->numvals; i++)
@@ -399,12 +406,7 @@ read_registry(void)
 		tt = latest_query("SELECT terminal_id, counterpart_id, name, dedicated_line, local_connections, "
 						  "       certificate_fingerprint, left(certificate_status, 1), addresses "
 						  "  FROM olink.terminal WHERE status = 'active'");
-		if (tt->numvals > (uint64) max_terminals)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("olink holds %llu terminals, more than olink.max_terminals (%d)",
-							(unsigned long long) tt->numvals, max_terminals),
-					 errhint("Raise olink.max_terminals and restart the server.")));
+		check_capacity(tt->numvals, max_terminals, "terminals");
 		copy->nterminals = (int) tt->numvals;
 		copy->terminals = MemoryContextAllocZero(cxt, sizeof(AuthTerminal) * (copy->nterminals + 1));
 		for (uint64 i = 0; i < tt->numvals; i++)
