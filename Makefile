@@ -12,6 +12,10 @@ PG_CFLAGS    = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
 REGRESS      = registry enforce bypass redteam internal audit credential checkout quota
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=tmp_check
+# isolation specs (test/specs, expected output in test/expected), run by `make installcheck` too
+ISOLATION      = revocation checkout
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/test/isolation.conf \
+                 --temp-instance=tmp_isolation --dbname=isolation_regression
 
 PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
