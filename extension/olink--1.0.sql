@@ -1961,14 +1961,16 @@ SELECT c.name AS counterpart, c.status,
        coalesce(l.refused_statements, 0) AS refused_statements,
        coalesce(r.rows_minute, 0) AS rows_minute, coalesce(r.rows_hour, 0) AS rows_hour,
        coalesce(r.rows_day, 0) AS rows_day, c.max_rows_per_statement, c.max_rows_per_day,
-       pg_catalog.pg_database_size(pg_catalog.current_database()) AS database_size,
+       d.database_size,
        round(100.0 * a.queue_used / nullif(a.queue_bytes, 0), 1) AS audit_queue_percent,
        a.worker_pid IS NOT NULL AS audit_worker_running, a.last_write AS audit_last_write,
        a.lost_events AS audit_lost_events
   FROM @extschema@.counterpart c
   LEFT JOIN @extschema@._load() l ON l.counterpart_id = c.counterpart_id
   LEFT JOIN @extschema@._load_rows() r ON r.counterpart_id = c.counterpart_id
-  CROSS JOIN @extschema@.audit_status() a;
+  CROSS JOIN @extschema@.audit_status() a
+  -- once per query, not once per counterpart: it walks the database's files
+  CROSS JOIN (SELECT pg_catalog.pg_database_size(pg_catalog.current_database()) AS database_size) d;
 
 -- alerts: a row here and a NOTIFY on channel olink_alert, raised by the audit worker each second
 -- when a use crosses olink.alert_threshold percent of its limit; once per period and kind
@@ -1997,9 +1999,15 @@ DECLARE
     n integer := 0;
     a @extschema@.alert;
 BEGIN
+    -- the counters only (load_status would also measure the database's size, each second)
     FOR s IN
-        SELECT c.counterpart_id, l.*
-          FROM @extschema@.load_status l JOIN @extschema@.counterpart c ON c.name = l.counterpart
+        SELECT c.counterpart_id, c.name AS counterpart, coalesce(l.sessions, 0) AS sessions, c.max_connections,
+               coalesce(l.statements_minute, 0) AS statements_minute, c.max_statements_per_minute,
+               coalesce(l.refused_statements, 0) AS refused_statements,
+               coalesce(r.rows_day, 0) AS rows_day, c.max_rows_per_day
+          FROM @extschema@.counterpart c
+          LEFT JOIN @extschema@._load() l ON l.counterpart_id = c.counterpart_id
+          LEFT JOIN @extschema@._load_rows() r ON r.counterpart_id = c.counterpart_id
     LOOP
         IF s.max_connections IS NOT NULL AND s.sessions >= s.max_connections * pct / 100 THEN
             INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
