@@ -326,6 +326,36 @@ SELECT kind, login, terminal, coalesce(reason, '') AS reason FROM olink.connecti
  WHERE login = 'tax_clerk1' ORDER BY event_id DESC LIMIT 2;
 SQL
 
+section "13. Check-out and quotas: one clerk edits a record, a bulk read is stopped" \
+  "A city clerk checks benefit $in_id out for ten minutes: until it is checked in, nobody else may" \
+  "update it, the welfare operator included.  The DBA then gives the contractor a quota of 50 rows" \
+  "a statement: a count over its two wards reads thousands of rows and is refused before any" \
+  "row leaves; a narrow question is answered."
+dba -q <<SQL
+CREATE ROLE city_clerk NOLOGIN;
+GRANT USAGE ON SCHEMA registry, olink TO city_clerk;
+GRANT SELECT, UPDATE ON registry.welfare_benefits TO city_clerk;
+GRANT EXECUTE ON FUNCTION olink.checkout(regclass, jsonb, interval, interval), olink.checkin(bigint) TO city_clerk;
+SET SESSION AUTHORIZATION city_clerk;
+SELECT olink.checkout('registry.welfare_benefits', '{"benefit_id": $in_id}', '10 minutes') AS lock_id \\gset
+RESET SESSION AUTHORIZATION;
+SELECT olink.set_counterpart_limits('welfare_contractor', max_connections => NULL, max_statements_per_minute => NULL,
+                                    max_rows_per_statement => 50, max_rows_per_day => NULL);
+SQL
+counterpart welfare_op1 Demo-Only-Welfare-Op-1 PGOPTIONS='-c olink.purpose=welfare-benefit' <<SQL
+\\echo '-- the checked-out benefit: refused, naming the holder'
+UPDATE registry.welfare_benefits SET monthly_amount = monthly_amount + 1 WHERE benefit_id = $in_id;
+\\echo '-- a bulk read over both wards: refused by the quota, no row sent'
+SELECT count(*) FROM registry.residents;
+\\echo '-- a narrow question: answered'
+SELECT resident_id, family_name, district FROM registry.residents WHERE district = 'Chuo' ORDER BY resident_id LIMIT 3;
+SQL
+dba <<SQL
+SELECT lock_id, relation, key, holder, state FROM olink.locks;
+SELECT counterpart, sessions, statements_day, refused_statements, rows_day, max_rows_per_statement,
+       audit_worker_running FROM olink.load_status ORDER BY counterpart;
+SQL
+
 if [ -s "$work/errors" ]; then
   echo "demo: some statements failed with errors that are not refusals (see section 9)" >&2
   exit 1
