@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 for p in postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
-         postgresql-contrib postgresql-15-pgaudit libipc-run-perl libkrb5-dev openssl make gcc bc valgrind; do
+         postgresql-contrib postgresql-15-pgaudit libipc-run-perl libkrb5-dev libssl-dev openssl make gcc bc valgrind; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
