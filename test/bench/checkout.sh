@@ -70,24 +70,17 @@
 #   BENCH_PIN (1: postmasters on CPU 1, pgbench on CPU 0)  BENCH_KEEP (0; 1 leaves the clusters running)
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-here="$top/test/bench"
+bench_name=bench-checkout
+. "$(dirname "$0")/lib.sh"
 rounds=${BENCH_ROUNDS:-5}
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-2}
 residents=${BENCH_RESIDENTS:-100000}
 checkouts=${BENCH_CHECKOUTS:-10000}
-pin=${BENCH_PIN:-1}
 quiet_wait=${BENCH_QUIET_WAIT:-3}
-if command -v valgrind >/dev/null; then instr=${BENCH_INSTRUCTIONS:-1}; else instr=${BENCH_INSTRUCTIONS:-0}; fi
-for v in rounds seconds warmup residents checkouts; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench-checkout: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
-done
-[[ $quiet_wait =~ ^[0-9]+$ ]] || { echo "bench-checkout: BENCH_QUIET_WAIT must be a number of seconds" >&2; exit 2; }
-case $instr in 0 | 1) ;; *) echo "bench-checkout: BENCH_INSTRUCTIONS must be 0 or 1" >&2; exit 2 ;; esac
-if [ "$instr" = 1 ] && ! command -v valgrind >/dev/null; then
-  echo "bench-checkout: BENCH_INSTRUCTIONS=1 needs valgrind" >&2; exit 2
-fi
+require_positive rounds seconds warmup residents checkouts
+require_quiet_wait
+instr_setting
 half=$(( residents / 2 ))
 [ "$half" -ge 1000 ] || { echo "bench-checkout: BENCH_RESIDENTS must be at least 2000" >&2; exit 2; }
 [ "$checkouts" -le "$(( residents - half ))" ] ||
@@ -97,54 +90,18 @@ co_hi=$(( half + checkouts ))
 max_checkouts=16384
 [ "$checkouts" -le $(( max_checkouts - 64 )) ] || max_checkouts=$(( checkouts + 1024 ))
 
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-runas=()
-[ "$(id -u)" -eq 0 ] && runas=(runuser -u postgres --)
-server_cpu=()
-client_cpu=()
-if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  server_cpu=(taskset -c 1)
-  client_cpu=(taskset -c 0)
-fi
-
-say() { printf '== %s\n' "$*"; }
-
 # --- a private copy of the PostgreSQL installation, olink installed into it ---------------------
 # Other sessions may install another build of olink into the system's directories while the bench
 # runs; the clusters and the single-user runs load olink from this copy instead (PostgreSQL finds
 # its library and share directories relative to its binaries).
-work=$(mktemp -d /tmp/olink-bench-checkout.XXXXXX)
-started=()
-port_a=$(( 40000 + RANDOM % 10000 ))
+make_work /tmp/olink-bench-checkout.XXXXXX
 port_o0=$(( port_a + 1 ))
 port_o10k=$(( port_a + 2 ))
-cleanup() {
-  local d
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then
-    echo "bench-checkout: BENCH_KEEP=1: clusters left in $work (ports $port_a..$port_o10k); stop the running" \
-         "ones with pg_ctl -D $work/<A|O0|O10k> stop" >&2
-    return
-  fi
-  for d in "${started[@]}"; do
-    "${runas[@]}" "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+keep_note="clusters left in $work (ports $port_a..$port_o10k); stop the running ones with pg_ctl -D $work/<A|O0|O10k> stop"
 say "build olink; install it into a copy of the PostgreSQL installation ($work/pg)"
-sys_pg_config=$bindir/pg_config
-pkglibdir=$("$sys_pg_config" --pkglibdir)
-sharedir=$("$sys_pg_config" --sharedir)
-for d in "$(dirname "$pkglibdir")" "$sharedir"; do
-  mkdir -p "$work/pg$(dirname "$d")"
-  cp -a "$d" "$work/pg$d"
-done
-bindir=$work/pg$bindir
-[ "$("$bindir/pg_config" --pkglibdir)" = "$work/pg$pkglibdir" ] ||
-  { echo "bench-checkout: the copy of PostgreSQL does not find its own library directory" >&2; exit 1; }
-make -C "$top" -s >/dev/null
-make -C "$top" -s PG_CONFIG="$bindir/pg_config" install >/dev/null
+copy_pg "$work/pg"
+bindir=$work/pg$sys_bindir
+install_olink "$bindir/pg_config"
 
 # --- clusters ---------------------------------------------------------------------------------
 cp "$here/setup-writer.sql" "$work/"
@@ -156,43 +113,9 @@ UPDATE registry.residents_w SET given_name = 'n' || :v WHERE resident_id = :id;
 SQL
 [ "$(id -u)" -ne 0 ] || chown -R postgres "$work"
 
-start_cluster() {	# DIR
-  started+=("$1")
-  (cd / && "${runas[@]}" "${server_cpu[@]}" "$bindir/pg_ctl" -D "$1" -l "$1.log" -w start >/dev/null)
-}
-stop_cluster() {	# DIR
-  (cd / && "${runas[@]}" "$bindir/pg_ctl" -D "$1" -m fast -w stop >/dev/null)
-}
-# sql PORT DB [psql args...]: psql as the superuser, quietly, stopping at the first error
-sql() {
-  local port=$1 db=$2
-  shift 2
-  "${runas[@]}" "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d "$db" "$@"
-}
-# as_user PORT USER PGOPTIONS [psql args...]: psql as USER into bench
-as_user() {
-  local port=$1 user=$2 opts=$3
-  shift 3
-  "${runas[@]}" env PGOPTIONS="$opts" "$bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p "$port" \
-    -U "$user" -d bench "$@"
-}
-
 say "cluster A (port $port_a): $residents rows of registry.residents_w"
-(cd / && "${runas[@]}" "$bindir/initdb" -D "$work/A" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null)
-cat >> "$work/A/postgresql.conf" <<CONF
-
-# olink check-out bench: every cluster
-listen_addresses = ''
-unix_socket_directories = '$work'
-max_connections = 20
-shared_buffers = 128MB
-max_wal_size = 4GB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-autovacuum = off
-CONF
-printf '\n# cluster A: no extension\nport = %s\n' "$port_a" >> "$work/A/postgresql.conf"
+init_cluster "$work/A" "olink check-out bench" "" 128MB 4GB
+conf_plain "$work/A" "$port_a"
 start_cluster "$work/A"
 sql "$port_a" postgres -c "CREATE ROLE bench_owner LOGIN" -c "CREATE ROLE bench_clerk LOGIN" -c "CREATE DATABASE bench"
 sql "$port_a" bench -v residents="$residents" <<'SQL' >/dev/null
@@ -218,8 +141,7 @@ say "clusters O0 (port $port_o0) and O10k (port $port_o10k): olink; copies of A"
 for x in O0 O10k; do
   cp -a "$work/A" "$work/$x"
   port_var=port_${x,,}
-  printf "\n# cluster %s: olink\nport = %s\nshared_preload_libraries = 'olink'\nolink.database = 'bench'\n" \
-    "$x" "${!port_var}" >> "$work/$x/postgresql.conf"
+  conf_olink "$work/$x" "${!port_var}"
   [ "$max_checkouts" = 16384 ] || printf 'olink.max_checkouts = %s\n' "$max_checkouts" >> "$work/$x/postgresql.conf"
 done
 for x in A O0 O10k; do start_cluster "$work/$x"; done
@@ -253,7 +175,7 @@ echo "   check-outs held (count,min id,max id,by bench_clerk): O0 $h0; O10k $h10
 if [ "$h0" != "0,0,0,0" ] || [ "$h10k" != "$checkouts,$co_lo,$co_hi,$checkouts" ]; then
   echo "bench-checkout: the check-outs are not as set up" >&2; exit 1
 fi
-status=$(as_user "$port_o10k" bench_cpw "$cp_opts" -c \
+status=$(as_user "$port_o10k" bench bench_cpw "$cp_opts" -c \
   "SELECT counterpart || ',' || purpose || ',' || enforced FROM olink.session_status()")
 [ "$status" = "bench_w,bench,true" ] ||
   { echo "bench-checkout: bench_cpw is not an enforced counterpart on O10k ($status)" >&2; exit 1; }
@@ -262,9 +184,9 @@ for port in "$port_o0" "$port_o10k"; do
   for user in bench_owner bench_cpw; do
     opts=$([ "$user" = bench_cpw ] && echo "$cp_opts" || true)
     j0=$(sql "$port" bench -At -c "SELECT count(*) FROM olink.journal")
-    ok=$(as_user "$port" "$user" "$opts" -c \
+    ok=$(as_user "$port" bench "$user" "$opts" -c \
       "UPDATE registry.residents_w SET given_name = given_name WHERE resident_id = $half RETURNING 1" | wc -l)
-    if as_user "$port" "$user" "$opts" -c \
+    if as_user "$port" bench "$user" "$opts" -c \
          "UPDATE registry.residents_w SET given_name = given_name WHERE resident_id = $co_hi" >/dev/null 2>"$work/refused.txt"; then
       refused=no
     else
@@ -284,43 +206,7 @@ for port in "$port_o0" "$port_o10k"; do
 done
 
 # --- settle and prewarm -----------------------------------------------------------------------
-for port in "$port_a" "$port_o0" "$port_o10k"; do
-  sql "$port" bench -c "VACUUM (ANALYZE)"
-  sql "$port" bench -At -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
-      -c "SELECT pg_prewarm(c) FROM unnest(ARRAY['registry.residents_w', 'registry.residents_w_pkey']) c" >/dev/null
-  sql "$port" postgres -c "CHECKPOINT"
-done
-
-# --- measurement helpers (as connect.sh's) ------------------------------------------------------
-hz=$(getconf CLK_TCK)
-# Other work on the machine: its busy CPU time (/proc/stat: user, nice, system, steal) during a run,
-# less what the run took: the server (the postmaster and its reaped backends), the audit worker and
-# the client (pgbench, reaped by this shell).
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat; }
-children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
-now() { date +%s.%N; }
-wait_for_quiet() {	# up to quiet_wait seconds, until others take less than 10% of a CPU
-  local deadline=$((SECONDS + quiet_wait)) b0 b1
-  while :; do
-    b0=$(busy_ticks); sleep 0.5; b1=$(busy_ticks)
-    [ $(( (b1 - b0) * 100 / hz * 2 )) -lt 10 ] && return 0
-    [ "$SECONDS" -lt "$deadline" ] || return 0
-  done
-}
-# the postmaster's own CPU time and its reaped backends' (ticks); and its reaped backends' alone
-server_cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$(head -1 "$1/postmaster.pid")/stat"; }
-reaped_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$(head -1 "$1/postmaster.pid")/stat"; }
-worker_pid() { pgrep -P "$(head -1 "$1/postmaster.pid")" -f 'olink audit worker' | head -1; }
-# a process's CPU time in microseconds: schedstat (nanoseconds) where the kernel has it, else ticks
-proc_cpu_us() {
-  if [ -n "$1" ] && [ -r "/proc/$1/schedstat" ]; then
-    awk '{ printf "%.0f\n", $1 / 1000 }' "/proc/$1/schedstat"
-  elif [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
-    awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13) * 1e6 / hz }' "/proc/$1/stat"
-  else
-    echo 0
-  fi
-}
+for port in "$port_a" "$port_o0" "$port_o10k"; do settle "$port" registry.residents_w registry.residents_w_pkey; done
 
 # --- workloads --------------------------------------------------------------------------------
 names=(A_upd B0_owner B0_cp C10k_owner C10k_cp A_control)
@@ -336,76 +222,24 @@ for w in "${names[@]}"; do
     *) wuser[$w]=bench_owner; wopts[$w]="" ;;
   esac
 done
-declare -A tps failed other cpu wcpu
-for w in "${names[@]}"; do tps[$w]=""; failed[$w]=0; other[$w]=""; cpu[$w]=""; wcpu[$w]=""; done
+init_results
 
-store_upkeep() {	# PORT: olink's store as autovacuum would keep it (vacuumed and analyzed)
-  sql "$1" bench -c "VACUUM (ANALYZE) olink.journal, olink.audit_seal, olink.access_event,
-                                      olink.connection_event, olink.audit_text" >/dev/null
-}
 # run_one WORKLOAD SECONDS LOG: sets last_tps, last_other (% of a CPU), last_cpu (the backend's CPU
 # per transaction, us) and last_wcpu (the audit worker's, us)
-last_tps=0; last_other=0; last_cpu=0; last_wcpu=0
 run_one() {
-  local w=$1 secs=$2 log=$3 rc=0 t f n t0 s0 s1 c0 c1 b0 b1 k0 k1 wm wp="" wc0=0 wc1=0
+  local w=$1
   sql "${wport[$w]}" bench -c "VACUUM registry.residents_w"
   # olink's store on both olink clusters, not only this run's: with statistics of a smaller journal
   # an idle audit worker rescans the journal at every wake (~15% of a CPU with 200,000 rows), on
   # the servers' CPU -- the other cluster's worker would take that from this run
   store_upkeep "$port_o0"
   store_upkeep "$port_o10k"
-  wait_for_quiet
-  if [ "${wolink[$w]}" = 1 ]; then wp=$(worker_pid "${wdir[$w]}"); wc0=$(proc_cpu_us "$wp"); fi
-  k0=$(children_ticks); b0=$(busy_ticks); t0=$(now)
-  s0=$(server_cpu_ticks "${wdir[$w]}"); c0=$(reaped_ticks "${wdir[$w]}")
-  "${runas[@]}" env PGOPTIONS="${wopts[$w]}" "${client_cpu[@]}" "$bindir/pgbench" -n -M prepared -c 1 -j 1 \
-      -T "$secs" -D upd_max="$half" -f "$work/update.sql" -h "$work" -p "${wport[$w]}" -U "${wuser[$w]}" bench \
-      >"$log" 2>&1 || rc=$?
-  sleep 0.2   # the postmaster reaps the backend
-  s1=$(server_cpu_ticks "${wdir[$w]}"); c1=$(reaped_ticks "${wdir[$w]}"); b1=$(busy_ticks); k1=$(children_ticks)
-  wm=$wc0
-  [ -z "$wp" ] || wm=$(proc_cpu_us "$wp")
-  last_other=$(awk -v b="$(( b1 - b0 ))" -v c="$(( s1 - s0 ))" -v k="$(( k1 - k0 ))" -v wk="$(( wm - wc0 ))" \
-      -v hz="$hz" -v wall="$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')" \
-    'BEGIN { o = (b - c - k) / hz - wk / 1e6; printf "%.0f\n", (o > 0 ? 100 * o / wall : 0) }')
-  if [ "${wolink[$w]}" = 1 ]; then
-    sql "${wport[$w]}" bench -c "SELECT olink.flush_audit('120 s')" >/dev/null
-    wc1=$(proc_cpu_us "$wp")
-  fi
-  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
-  last_cpu=$(awk -v c="$(( c1 - c0 ))" -v n="${n:-0}" -v hz="$hz" 'BEGIN { printf "%.2f\n", (n > 0 ? 1e6 * c / hz / n : 0) }')
-  last_wcpu=$(awk -v c="$(( wc1 - wc0 ))" -v n="${n:-0}" 'BEGIN { printf "%.2f\n", (n > 0 && c > 0 ? c / n : 0) }')
-  t=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$log")
-  f=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log")
-  if [ "$rc" -ne 0 ] || [ -z "$t" ] || [ "${f:-0}" -ne 0 ] || grep -q 'aborted' "$log"; then
-    failed[$w]=$(( ${failed[$w]} + ${f:-0} + 1 ))
-    echo "   $w: pgbench reported errors (exit $rc):" >&2
-    grep -iE 'error|abort|fail|fatal' "$log" | head -5 >&2
-  fi
-  last_tps=${t:-0}
+  measure "$w" "$3" "${runas[@]}" env PGOPTIONS="${wopts[$w]}" "${client_cpu[@]}" "$bindir/pgbench" -n -M prepared -c 1 -j 1 \
+      -T "$2" -D upd_max="$half" -f "$work/update.sql" -h "$work" -p "${wport[$w]}" -U "${wuser[$w]}" bench
 }
 
-say "warm-up: each workload once, $warmup s"
-for w in "${names[@]}"; do
-  run_one "$w" "$warmup" "$work/warmup-$w.log"
-  printf '   %-11s %8.0f tps  %6s us CPU/tx  %5s us worker/tx  (other load %s%%)\n' \
-    "$w" "$last_tps" "$last_cpu" "$last_wcpu" "$last_other"
-done
-
-say "measure: $rounds rounds x $seconds s per workload, interleaved"
-for ((r = 0; r < rounds; r++)); do
-  line="   round $((r + 1)):"
-  for ((i = 0; i < ${#names[@]}; i++)); do
-    w=${names[$(( (i + r) % ${#names[@]} ))]}
-    run_one "$w" "$seconds" "$work/round$r-$w.log"
-    tps[$w]="${tps[$w]} $last_tps"
-    other[$w]="${other[$w]} $last_other"
-    cpu[$w]="${cpu[$w]} $last_cpu"
-    wcpu[$w]="${wcpu[$w]} $last_wcpu"
-    line="$line $w $(printf '%.0f' "$last_tps")"
-  done
-  echo "$line"
-done
+warm_up "$warmup" '   %-11s %8.0f tps  %6s us CPU/tx  %5s us worker/tx  (other load %s%%)\n'
+measure_rounds
 h10k_after=$(sql "$port_o10k" bench -At -c "$held_sql")
 [ "$h10k_after" = "$h10k" ] || { echo "bench-checkout: the check-outs changed during the runs ($h10k_after)" >&2; exit 1; }
 
@@ -416,8 +250,8 @@ inames=(A_owner B0_owner B0_cp C10k_owner C10k_cp)
 if [ "$instr" = 1 ]; then
   say "instructions per UPDATE: callgrind, postgres --single, 2,500 less 500 statements"
   for x in A O0 O10k; do stop_cluster "$work/$x"; done
-  # statements LOGIN COUNT: the input; with -j a statement ends at a semicolon and an empty line, so
-  # that each EXECUTE is a transaction of its own
+  # statements LOGIN COUNT: the input of count; with -j a statement ends at a semicolon and an empty
+  # line, so that each EXECUTE is a transaction of its own
   statements() {
     printf 'SET SESSION AUTHORIZATION %s;\n\n' "$1"
     [ "$1" = bench_owner ] || printf "SET olink.purpose = 'bench';\n\n"
@@ -425,68 +259,17 @@ if [ "$instr" = 1 ]; then
     for ((i = 1; i <= $2; i++)); do printf 'EXECUTE q(%d, %d);\n\n' $(( (i * 7919) % half + 1 )) $(( 100000 + i )); done
     printf "SELECT 'bench-' || 'done' AS marker;\n\n"
   }
-  count() {	# DIR LOGIN COUNT -> instructions
-    statements "$2" "$3" >"$work/in.sql"
-    chmod 644 "$work/in.sql"
-    (cd / && "${runas[@]}" valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-        "$bindir/postgres" --single -D "$1" -j -c synchronous_commit=off bench <"$work/in.sql" >"$work/single.log" 2>&1)
-    # every statement ran (the marker is printed), none failed, the backend did not crash
-    if grep -qE "ERROR|FATAL|PANIC" "$work/single.log" || ! grep -q 'marker = "bench-done"' "$work/single.log"; then
-      echo "bench-checkout: the single-user run on $1 as $2 failed:" >&2
-      grep -E "ERROR|FATAL|PANIC|Segmentation|signal" "$work/single.log" | head -3 >&2
-      tail -3 "$work/single.log" >&2
-      return 1
-    fi
-    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/single.log" | tail -1
-  }
   for w in "${inames[@]}"; do
     case $w in A_*) d=$work/A ;; B0_*) d=$work/O0 ;; C10k_*) d=$work/O10k ;; esac
     case $w in *_cp) u=bench_cpw ;; *) u=bench_owner ;; esac
-    if a=$(count "$d" "$u" 500) && b=$(count "$d" "$u" 2500); then
-      ins[$w]=$(( (b - a) / 2000 ))
-      echo "   $w: ${ins[$w]} instructions per UPDATE"
-    else
-      ins[$w]=failed
-      ins_failed=1
-    fi
+    instructions "$w" "$d" "$u" UPDATE
   done
 fi
 
 # --- report -----------------------------------------------------------------------------------
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$top" diff --quiet HEAD -- extension 2>/dev/null || commit="$commit+dirty"
-mkdir -p "$here/out"
-out="$here/out/checkout-$stamp.txt"
-
-median() { tr ' ' '\n' | awk 'NF { a[++n] = $1 } END {
-  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-  if (n == 0) print 0; else if (n % 2) print a[(n + 1) / 2]; else print (a[n / 2] + a[n / 2 + 1]) / 2 }'; }
-# paired LIST BASELIST: the per-round ratios
-paired() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
-  for (i = 1; i <= n; i++) printf "%s%.4f", (i > 1 ? " " : ""), (y[i] > 0 ? x[i] / y[i] : 0) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-verdict() { awk -v x="$1" 'BEGIN { print (x + 0 >= 0.95) ? "met" : "NOT met" }'; }
-
-busy=0
-{
-  printf '%-13s %8s %7s %7s %8s %7s %8s %6s %6s  %s\n' workload "med. tps" ratio paired "us CPU" worker \
-         "+us/tx" other failed "tps by round"
-  for w in "${names[@]}"; do
-    m=$(median <<<"${tps[$w]}")
-    mb=$(median <<<"${tps[A_upd]}")
-    pr=$(median <<<"$(paired "${tps[$w]# }" "${tps[A_upd]# }")")
-    mc=$(median <<<"${cpu[$w]}")
-    mw=$(median <<<"${wcpu[$w]}")
-    omax=$(tr ' ' '\n' <<<"${other[$w]}" | awk 'NF && $1 + 0 > m { m = $1 + 0 } END { print m + 0 }')
-    [ "$omax" -le "$busy" ] || busy=$omax
-    awk -v w="$w" -v m="$m" -v mb="$mb" -v pr="$pr" -v mc="$mc" -v mw="$mw" -v o="$omax" -v f="${failed[$w]}" \
-        -v olink="${wolink[$w]}" -v list="$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? " " : ""), $i }' <<<"${tps[$w]}")" \
-      'BEGIN { printf "  %-11s %8.0f %7.3f %7.3f %8.1f %7s %8s %5s%% %6d  %s\n", w, m, (mb > 0 ? m / mb : 0), pr, mc,
-               (olink ? sprintf("%.1f", mw) : "-"), (w == "A_upd" ? "-" : sprintf("%+.1f", (m > 0 && mb > 0 ? 1e6 / m - 1e6 / mb : 0))),
-               o, f, list }'
-  done
-} >"$work/table.txt"
+report_file checkout
+commit=$(tree_commit extension)
+workload_table A_upd >"$work/table.txt"
 
 # the ratios of interest: b/a, c/a, c/b for each role (rates: median / median, and paired)
 {
@@ -497,9 +280,7 @@ busy=0
       m=$(median <<<"${tps[$1]}"); mb=$(median <<<"${tps[$2]}")
       pr=$(median <<<"$(paired "${tps[$1]# }" "${tps[$2]# }")")
       # CPU ratio: the baseline's backend (+ worker) CPU per transaction / this one's
-      cr=$(awk -v c="$(median <<<"${cpu[$1]}")" -v w="$(median <<<"${wcpu[$1]}")" -v cb="$(median <<<"${cpu[$2]}")" \
-               -v wb="$(median <<<"${wcpu[$2]}")" -v base="$2" \
-             'BEGIN { if (base == "A_upd") wb = 0; printf "%.3f", (c + w > 0 ? (cb + wb) / (c + w) : 0) }')
+      cr=$(cpu_ratio "$1" "$2")
       r=$(ratio "$m" "$mb")
       if [ "$3" = c/b ]; then g=">= 0.95"; v=$(verdict "$r"); else g="-"; v="-"; fi
       printf '  %-24s %7s %7.3f %8s  %-8s %s\n' "$3 $1/$2" "$r" "$pr" "$cr" "$g" "$v"
@@ -555,7 +336,7 @@ LEGEND
   echo "# olink check-out bench"
   echo "timestamp=$stamp"
   echo "commit=$commit"
-  echo "postgres=$("$bindir/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([^ ]*\).*/\1/p')"
+  echo "postgres=$(postgres_version)"
   echo "rounds=$rounds"
   echo "seconds=$seconds"
   echo "checkouts=$checkouts"
@@ -563,24 +344,15 @@ LEGEND
   cat "$work/report.txt"
   echo
   echo "# raw: workload, tps by round, backend CPU us/tx by round, worker us/tx by round, other load by round"
-  for w in "${names[@]}"; do
-    printf '%s\t%s\t%s\t%s\t%s\n' "$w" "${tps[$w]# }" "${cpu[$w]# }" "${wcpu[$w]# }" "${other[$w]# }"
-  done
+  raw_rows
 } >"$out"
 
-echo
-cat "$work/report.txt"
-echo "results: ${out#"$top"/}"
+show_report
 
 status=0
 if [ "$ins_failed" = 1 ]; then
   echo "bench-checkout: a single-user run under callgrind failed (see above); its count is not a measurement" >&2
   status=1
 fi
-for w in "${names[@]}"; do
-  if [ "${failed[$w]}" -ne 0 ]; then
-    echo "bench-checkout: $w measured errors; its figure is not a measurement" >&2
-    status=1
-  fi
-done
+check_workloads
 exit $status

@@ -61,74 +61,34 @@
 #   BENCH_PIN (1: postmasters on CPU 1, pgbench on CPU 0)  BENCH_KEEP (0; 1 leaves the clusters running)
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-here="$top/test/bench"
+bench_name=bench-connect
+. "$(dirname "$0")/lib.sh"
 rounds=${BENCH_ROUNDS:-4}
 seconds=${BENCH_SECONDS:-4}
 unix=${BENCH_UNIX:-0}
 peers_big=${BENCH_PEERS:-1000}
 peers_small=10
-pin=${BENCH_PIN:-1}
 quiet_wait=${BENCH_QUIET_WAIT:-3}
-for v in rounds seconds peers_big; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench-connect: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
-done
-[[ $quiet_wait =~ ^[0-9]+$ ]] || { echo "bench-connect: BENCH_QUIET_WAIT must be a number of seconds" >&2; exit 2; }
+require_positive rounds seconds peers_big
+require_quiet_wait
 case $unix in 0 | 1) ;; *) echo "bench-connect: BENCH_UNIX must be 0 or 1" >&2; exit 2 ;; esac
 [ "$peers_big" -ge 2 ] || { echo "bench-connect: BENCH_PEERS must be at least 2" >&2; exit 2; }
 password='Bench-Pass-2026!'
 
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-runas=()
-[ "$(id -u)" -eq 0 ] && runas=(runuser -u postgres --)
-server_cpu=()
-client_cpu=()
-if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  server_cpu=(taskset -c 1)
-  client_cpu=(taskset -c 0)
-fi
 # no TLS or GSS negotiation: the same handshake on every cluster (terminals are on dedicated lines)
 export PGSSLMODE=disable PGGSSENCMODE=disable
 
-say() { printf '== %s\n' "$*"; }
-
 say "build and install olink"
-make -C "$top" -s >/dev/null
-make -C "$top" -s install >/dev/null
+install_olink
 
 # --- clusters ---------------------------------------------------------------------------------
-work=$(mktemp -d /tmp/olink-bench-connect.XXXXXX)
-started=()
-port_a=$(( 40000 + RANDOM % 10000 ))
+make_work /tmp/olink-bench-connect.XXXXXX
 port_o10=$(( port_a + 1 ))
 port_o1k=$(( port_a + 2 ))
-cleanup() {
-  local d
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then
-    echo "bench-connect: BENCH_KEEP=1: clusters left running in $work (ports $port_a..$port_o1k); stop them" \
-         "with pg_ctl -D $work/<A|O10|O1k> stop" >&2
-    return
-  fi
-  for d in "${started[@]}"; do
-    "${runas[@]}" "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+keep_note="clusters left running in $work (ports $port_a..$port_o1k); stop them with pg_ctl -D $work/<A|O10|O1k> stop"
 [ "$(id -u)" -ne 0 ] || chown postgres "$work"
 printf 'SELECT 1;\n' >"$work/select1.sql"
 
-start_cluster() {	# DIR
-  started+=("$1")
-  (cd / && "${runas[@]}" "${server_cpu[@]}" "$bindir/pg_ctl" -D "$1" -l "$1.log" -w start >/dev/null)
-}
-# sql PORT DB [psql args...]: psql as the superuser over the unix socket, stopping at the first error
-sql() {
-  local port=$1 db=$2
-  shift 2
-  "${runas[@]}" "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d "$db" "$@"
-}
 # login HOST PORT USER [psql args...]: psql as USER into bench (PGPASSWORD for the scram logins)
 login() {
   local host=$1 port=$2 user=$3
@@ -138,20 +98,7 @@ login() {
 }
 
 say "clusters A (port $port_a, no olink), O10 (port $port_o10), O1k (port $port_o1k)"
-(cd / && "${runas[@]}" "$bindir/initdb" -D "$work/A" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null)
-cat >> "$work/A/postgresql.conf" <<CONF
-
-# olink connection bench: every cluster
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$work'
-max_connections = 20
-shared_buffers = 128MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-autovacuum = off
-password_encryption = 'scram-sha-256'
-CONF
+init_cluster "$work/A" "olink connection bench" 127.0.0.1 128MB "" "password_encryption = 'scram-sha-256'"
 cat > "$work/A/pg_hba.conf" <<'HBA'
 # olink connection bench
 local   all   all                      trust
@@ -160,11 +107,10 @@ host    all   all                      127.0.0.1/32   scram-sha-256
 HBA
 cp -a "$work/A" "$work/O10"
 cp -a "$work/A" "$work/O1k"
-printf '\n# cluster A: no extension\nport = %s\n' "$port_a" >> "$work/A/postgresql.conf"
+conf_plain "$work/A" "$port_a"
 for x in O10 O1k; do
   port_var=port_${x,,}
-  printf "\n# cluster %s: olink\nport = %s\nshared_preload_libraries = 'olink'\nolink.database = 'bench'\n" \
-    "$x" "${!port_var}" >> "$work/$x/postgresql.conf"
+  conf_olink "$work/$x" "${!port_var}"
   # room for the large registry, the same on both
   printf 'olink.max_credentials = %s\nolink.max_terminals = %s\n' \
     "$(( peers_big + 100 > 1000 ? peers_big + 100 : 1000 ))" "$(( peers_big + 100 > 500 ? peers_big + 100 : 500 ))" \
@@ -274,44 +220,6 @@ for x in O10 O1k; do
   fi
 done
 
-# --- measurement helpers ---------------------------------------------------------------------
-hz=$(getconf CLK_TCK)
-# Other work on the machine (a test suite, a build) takes CPU from the runs.  It is measured as the
-# machine's busy CPU time (/proc/stat: user, nice, system, steal) during a run, less
-# what the run itself took: the server (the postmaster and its reaped backends), the audit worker
-# and the client (pgbench, reaped by this shell).  Summing every other process's time instead
-# counts a child twice when its parent reaps it (its lifetime lands in the parent's cutime); irq
-# and softirq time is left out (loopback TCP is partly processed there, for no process).
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat; }
-# this shell's reaped children's CPU time (ticks)
-children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
-now() { date +%s.%N; }
-wait_for_quiet() {	# up to quiet_wait seconds, until others take less than 10% of a CPU
-  local deadline=$((SECONDS + quiet_wait)) b0 b1
-  while :; do
-    b0=$(busy_ticks); sleep 0.5; b1=$(busy_ticks)
-    [ $(( (b1 - b0) * 100 / hz * 2 )) -lt 10 ] && return 0
-    [ "$SECONDS" -lt "$deadline" ] || return 0
-  done
-}
-# the postmaster's own CPU time and its reaped backends' (ticks): forks and connections
-server_cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$(head -1 "$1/postmaster.pid")/stat"; }
-worker_pid() { pgrep -P "$(head -1 "$1/postmaster.pid")" -f 'olink audit worker' | head -1; }
-# a process's CPU time in microseconds: schedstat (nanoseconds) where the kernel has it, else ticks
-proc_cpu_us() {
-  if [ -n "$1" ] && [ -r "/proc/$1/schedstat" ]; then
-    awk '{ printf "%.0f\n", $1 / 1000 }' "/proc/$1/schedstat"
-  elif [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
-    awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13) * 1e6 / hz }' "/proc/$1/stat"
-  else
-    echo 0
-  fi
-}
-store_upkeep() {	# PORT
-  sql "$1" bench -c "VACUUM (ANALYZE) olink.access_event, olink.connection_event, olink.audit_text, olink.audit_seal" \
-    >/dev/null
-}
-
 # --- workloads --------------------------------------------------------------------------------
 names=(A_scram B_scram C10_scram C1k_scram A_trust B0_trust B_trust C10_trust C1k_trust A_control)
 [ "$unix" != 1 ] || names+=(A_unix B_unix C10_unix C1k_unix)
@@ -336,79 +244,33 @@ for w in "${names[@]}"; do
   esac
 done
 wdb[B0_trust]=postgres
-declare -A cps failed other cpu wcpu
-for w in "${names[@]}"; do cps[$w]=""; failed[$w]=0; other[$w]=""; cpu[$w]=""; wcpu[$w]=""; done
+init_results   # tps: connections per second
 
-# run_one WORKLOAD SECONDS LOG: sets last_cps, last_other, last_cpu (server CPU per connection, us),
-# last_wcpu (the audit worker's per connection, us)
-last_cps=0; last_other=0; last_cpu=0; last_wcpu=0
+# run_one WORKLOAD SECONDS LOG: sets last_tps (connections per second), last_other, last_cpu (server
+# CPU per connection: the postmaster's and its backends', us), last_wcpu (the audit worker's per
+# connection, us)
+measure_cpu=server
+measure_format=%.0f
+measure_tps='including reconnection times'
 run_one() {
-  local w=$1 secs=$2 log=$3 rc=0 t f n t0 c0 c1 b0 b1 k0 k1 wm wp="" wc0=0 wc1=0
-  wait_for_quiet
-  if [ "${wolink[$w]}" = 1 ]; then wp=$(worker_pid "${wdir[$w]}"); wc0=$(proc_cpu_us "$wp"); fi
-  k0=$(children_ticks); b0=$(busy_ticks); t0=$(now); c0=$(server_cpu_ticks "${wdir[$w]}")
-  "${runas[@]}" env PGPASSWORD="$password" "${client_cpu[@]}" "$bindir/pgbench" -n -C -c 1 -j 1 -T "$secs" \
-      -f "$work/select1.sql" -h "${whost[$w]}" -p "${wport[$w]}" -U "${wuser[$w]}" "${wdb[$w]}" >"$log" 2>&1 || rc=$?
-  sleep 0.2   # the postmaster reaps the last backend
-  c1=$(server_cpu_ticks "${wdir[$w]}"); b1=$(busy_ticks); k1=$(children_ticks); wm=$wc0
-  [ -z "$wp" ] || wm=$(proc_cpu_us "$wp")
-  last_other=$(awk -v b="$(( b1 - b0 ))" -v c="$(( c1 - c0 ))" -v k="$(( k1 - k0 ))" -v wk="$(( wm - wc0 ))" \
-      -v hz="$hz" -v wall="$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')" \
-    'BEGIN { o = (b - c - k) / hz - wk / 1e6; printf "%.0f\n", (o > 0 ? 100 * o / wall : 0) }')
-  if [ "${wolink[$w]}" = 1 ]; then
-    sql "${wport[$w]}" bench -c "SELECT olink.flush_audit('120 s')" >/dev/null
-    wc1=$(proc_cpu_us "$wp")
-  fi
-  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
-  last_cpu=$(awk -v c="$(( c1 - c0 ))" -v n="${n:-0}" -v hz="$hz" 'BEGIN { printf "%.0f\n", (n > 0 ? 1e6 * c / hz / n : 0) }')
-  last_wcpu=$(awk -v c="$(( wc1 - wc0 ))" -v n="${n:-0}" 'BEGIN { printf "%.0f\n", (n > 0 && c > 0 ? c / n : 0) }')
-  t=$(sed -n 's/^tps = \([0-9.]*\) (including reconnection times)$/\1/p' "$log")
-  f=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log")
-  if [ "$rc" -ne 0 ] || [ -z "$t" ] || [ "${f:-0}" -ne 0 ] || grep -q 'aborted' "$log"; then
-    failed[$w]=$(( ${failed[$w]} + ${f:-0} + 1 ))
-    echo "   $w: pgbench reported errors (exit $rc):" >&2
-    grep -iE 'error|abort|fail|fatal' "$log" | head -5 >&2
-  fi
-  last_cps=${t:-0}
+  local w=$1
+  measure "$w" "$3" "${runas[@]}" env PGPASSWORD="$password" "${client_cpu[@]}" "$bindir/pgbench" -n -C -c 1 -j 1 -T "$2" \
+      -f "$work/select1.sql" -h "${whost[$w]}" -p "${wport[$w]}" -U "${wuser[$w]}" "${wdb[$w]}"
+}
+# olink's store, before each round
+before_round() {
+  local port
+  for port in "$port_o10" "$port_o1k"; do
+    store_upkeep "$port" "olink.access_event, olink.connection_event, olink.audit_text, olink.audit_seal"
+  done
 }
 
-say "warm-up: each workload once, 1 s"
-for w in "${names[@]}"; do
-  run_one "$w" 1 "$work/warmup-$w.log"
-  printf '   %-10s %7.0f connections/s  %5s us server CPU/conn  %4s us worker/conn  (other load %s%%)\n' \
-    "$w" "$last_cps" "$last_cpu" "$last_wcpu" "$last_other"
-done
-
-say "measure: $rounds rounds x $seconds s per workload, interleaved"
-for ((r = 0; r < rounds; r++)); do
-  store_upkeep "$port_o10"
-  store_upkeep "$port_o1k"
-  line="   round $((r + 1)):"
-  for ((i = 0; i < ${#names[@]}; i++)); do
-    w=${names[$(( (i + r) % ${#names[@]} ))]}
-    run_one "$w" "$seconds" "$work/round$r-$w.log"
-    cps[$w]="${cps[$w]} $last_cps"
-    other[$w]="${other[$w]} $last_other"
-    cpu[$w]="${cpu[$w]} $last_cpu"
-    wcpu[$w]="${wcpu[$w]} $last_wcpu"
-    line="$line $w $(printf '%.0f' "$last_cps")"
-  done
-  echo "$line"
-done
+warm_up 1 '   %-10s %7.0f connections/s  %5s us server CPU/conn  %4s us worker/conn  (other load %s%%)\n'
+measure_rounds
 
 # --- report -----------------------------------------------------------------------------------
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$top" diff --quiet HEAD -- extension 2>/dev/null || commit="$commit+dirty"
-mkdir -p "$here/out"
-out="$here/out/connect-$stamp.txt"
-
-median() { tr ' ' '\n' | awk 'NF { a[++n] = $1 } END {
-  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-  if (n == 0) print 0; else if (n % 2) print a[(n + 1) / 2]; else print (a[n / 2] + a[n / 2 + 1]) / 2 }'; }
-# paired LIST BASELIST: the per-round ratios
-paired() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
-  for (i = 1; i <= n; i++) printf "%s%.3f", (i > 1 ? " " : ""), (y[i] > 0 ? x[i] / y[i] : 0) }'; }
+report_file connect
+commit=$(tree_commit extension)
 
 busy=0
 {
@@ -421,16 +283,16 @@ busy=0
       A_trust) echo "TCP 127.0.0.1, trust (ratio to A_trust)" ;;
       A_unix) echo "unix socket, trust (ratio to A_unix)" ;;
     esac
-    m=$(median <<<"${cps[$w]}")
-    mb=$(median <<<"${cps[$b]}")
-    pr=$(median <<<"$(paired "${cps[$w]# }" "${cps[$b]# }")")
+    m=$(median <<<"${tps[$w]}")
+    mb=$(median <<<"${tps[$b]}")
+    pr=$(median <<<"$(paired "${tps[$w]# }" "${tps[$b]# }" %.3f)")
     mc=$(median <<<"${cpu[$w]}")
     mcb=$(median <<<"${cpu[$b]}")
     mw=$(median <<<"${wcpu[$w]}")
     omax=$(tr ' ' '\n' <<<"${other[$w]}" | awk 'NF && $1 + 0 > m { m = $1 + 0 } END { print m + 0 }')
     [ "$omax" -le "$busy" ] || busy=$omax
     awk -v w="$w" -v m="$m" -v mb="$mb" -v pr="$pr" -v mc="$mc" -v mcb="$mcb" -v mw="$mw" -v o="$omax" -v f="${failed[$w]}" \
-        -v isbase="$([ "$w" = "$b" ] && echo 1 || echo 0)" -v list="$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? " " : ""), $i }' <<<"${cps[$w]}")" \
+        -v isbase="$([ "$w" = "$b" ] && echo 1 || echo 0)" -v list="$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? " " : ""), $i }' <<<"${tps[$w]}")" \
       'BEGIN { olink = (w !~ /^A_/)
                printf "  %-10s %9.0f %7.3f %7.3f %9s %8s %8s %9s %5s%% %6d  %s\n", w, m, (mb > 0 ? m / mb : 0), pr,
                (isbase ? "-" : sprintf("%+.0f", (m > 0 && mb > 0 ? 1e6 / m - 1e6 / mb : 0))), sprintf("%.0f", mc),
@@ -450,7 +312,7 @@ busy=0
   echo
   echo "from 10 to $peers_big registered counterparts (flat: rate ratio ~ 1, CPU difference ~ 0):"
   for t in scram trust $([ "$unix" != 1 ] || echo unix); do
-    awk -v t="$t" -v a="$(median <<<"${cps[C1k_$t]}")" -v b="$(median <<<"${cps[C10_$t]}")" \
+    awk -v t="$t" -v a="$(median <<<"${tps[C1k_$t]}")" -v b="$(median <<<"${tps[C10_$t]}")" \
         -v ca="$(median <<<"${cpu[C1k_$t]}")" -v wa="$(median <<<"${wcpu[C1k_$t]}")" \
         -v cb="$(median <<<"${cpu[C10_$t]}")" -v wb="$(median <<<"${wcpu[C10_$t]}")" \
       'BEGIN { printf "  C1k_%s / C10_%s = %.3f connections/s, %+.0f us CPU per connection\n", t, t,
@@ -477,7 +339,7 @@ LEGEND
   echo "# olink connection bench"
   echo "timestamp=$stamp"
   echo "commit=$commit"
-  echo "postgres=$("$bindir/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([^ ]*\).*/\1/p')"
+  echo "postgres=$(postgres_version)"
   echo "rounds=$rounds"
   echo "seconds=$seconds"
   echo "peers=$peers_big"
@@ -485,20 +347,11 @@ LEGEND
   cat "$work/report.txt"
   echo
   echo "# raw: workload, connections/s by round, server CPU us/conn by round, worker us/conn by round, other load by round"
-  for w in "${names[@]}"; do
-    printf '%s\t%s\t%s\t%s\t%s\n' "$w" "${cps[$w]# }" "${cpu[$w]# }" "${wcpu[$w]# }" "${other[$w]# }"
-  done
+  raw_rows
 } >"$out"
 
-echo
-cat "$work/report.txt"
-echo "results: ${out#"$top"/}"
+show_report
 
 status=0
-for w in "${names[@]}"; do
-  if [ "${failed[$w]}" -ne 0 ]; then
-    echo "bench-connect: $w measured errors; its figure is not a measurement" >&2
-    status=1
-  fi
-done
+check_workloads
 exit $status

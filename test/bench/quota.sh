@@ -71,83 +71,36 @@
 #   BENCH_KEEP (0; 1 leaves the clusters and profiles in the temporary directory)
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-here="$top/test/bench"
+bench_name=bench-quota
+. "$(dirname "$0")/lib.sh"
 rounds=${BENCH_ROUNDS:-5}
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-2}
 residents=${BENCH_RESIDENTS:-100000}
 base_rev=${BENCH_QUOTA_BASE:-21266cd^}
-pin=${BENCH_PIN:-1}
 quiet_wait=${BENCH_QUIET_WAIT:-3}
 quota_stmt=1000
 quota_day=1000000000000
-if command -v valgrind >/dev/null; then instr=${BENCH_INSTRUCTIONS:-1}; else instr=${BENCH_INSTRUCTIONS:-0}; fi
-for v in rounds seconds warmup residents; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench-quota: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
-done
+require_positive rounds seconds warmup residents
 [ "$residents" -ge 3000 ] || { echo "bench-quota: BENCH_RESIDENTS must be at least 3000" >&2; exit 2; }
-[[ $quiet_wait =~ ^[0-9]+$ ]] || { echo "bench-quota: BENCH_QUIET_WAIT must be a number of seconds" >&2; exit 2; }
-case $instr in 0 | 1) ;; *) echo "bench-quota: BENCH_INSTRUCTIONS must be 0 or 1" >&2; exit 2 ;; esac
-if [ "$instr" = 1 ] && ! command -v valgrind >/dev/null; then
-  echo "bench-quota: BENCH_INSTRUCTIONS=1 needs valgrind" >&2; exit 2
-fi
+require_quiet_wait
+instr_setting
 base_commit=$(git -C "$top" rev-parse --short "$base_rev^{commit}" 2>/dev/null) ||
   { echo "bench-quota: BENCH_QUOTA_BASE '$base_rev' is not a commit of $top" >&2; exit 2; }
 
-sys_bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-runas=()
-[ "$(id -u)" -eq 0 ] && runas=(runuser -u postgres --)
-server_cpu=()
-client_cpu=()
-if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  server_cpu=(taskset -c 1)
-  client_cpu=(taskset -c 0)
-fi
-
-say() { printf '== %s\n' "$*"; }
-
-work=$(mktemp -d /tmp/olink-bench-quota.XXXXXX)
-started=()
-port_a=$(( 40000 + RANDOM % 10000 ))
+make_work /tmp/olink-bench-quota.XXXXXX
 port_b=$(( port_a + 1 ))
 port_c=$(( port_a + 2 ))
 port_d=$(( port_a + 3 ))
-cleanup() {
-  local d
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then
-    echo "bench-quota: BENCH_KEEP=1: clusters left in $work (ports $port_a..$port_d); stop the running" \
-         "ones with $work/pg$sys_bindir/pg_ctl -D $work/<A|B|C|D> stop" >&2
-    return
-  fi
-  for d in "${started[@]}"; do
-    "${runas[@]}" "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-bindir=$sys_bindir
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+keep_note="clusters left in $work (ports $port_a..$port_d); stop the running ones with $work/pg$sys_bindir/pg_ctl -D $work/<A|B|C|D> stop"
 
 # --- two private copies of the PostgreSQL installation, a build of olink in each -----------------
-pkglibdir=$("$sys_bindir/pg_config" --pkglibdir)
-sharedir=$("$sys_bindir/pg_config" --sharedir)
-copy_pg() {	# DEST: a copy of the installation under DEST
-  local d
-  for d in "$(dirname "$pkglibdir")" "$sharedir"; do
-    mkdir -p "$1$(dirname "$d")"
-    cp -a "$d" "$1$d"
-  done
-  [ "$("$1$sys_bindir/pg_config" --pkglibdir)" = "$1$pkglibdir" ] ||
-    { echo "bench-quota: the copy of PostgreSQL in $1 does not find its own library directory" >&2; exit 1; }
-}
 build() {	# SRC PGCOPY: built against the system's headers, installed into the copy
   make -C "$1" -s -j"$(nproc)" PG_CONFIG="$sys_bindir/pg_config" >"$1.build.log" 2>&1 &&
   make -C "$1" -s PG_CONFIG="$2$sys_bindir/pg_config" install >>"$1.build.log" 2>&1 || {
     echo "bench-quota: building olink in $1 failed:" >&2; tail -20 "$1.build.log" >&2; exit 1; }
 }
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$top" diff --quiet HEAD -- extension olink.control 2>/dev/null || commit="$commit+dirty"
+commit=$(tree_commit extension olink.control)
 say "build olink $commit (this tree) into $work/pg and $base_commit ($base_rev, before quotas) into $work/pg0"
 mkdir -p "$work/src" "$work/src0"
 tar -C "$top" --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - Makefile olink.control extension |
@@ -161,7 +114,7 @@ build "$work/src" "$work/pg"
 build "$work/src0" "$work/pg0"
 bindir=$work/pg$sys_bindir      # A, B, C, and every client
 bindir0=$work/pg0$sys_bindir    # D
-cluster_bindir() { case $1 in */D) echo "$bindir0" ;; *) echo "$bindir" ;; esac; }
+cluster_bin[$work/D]=$bindir0
 
 # --- clusters ---------------------------------------------------------------------------------
 cp "$top/demo/data.sql" "$here/extra-tables.sql" "$here/setup-olink.sql" "$here/point-read.sql" "$work/"
@@ -172,68 +125,22 @@ sed "s/row_filter => \\\$\\\$district <> 'Mihama'\\\$\\\$, purposes => '{bench}'
   { echo "bench-quota: could not add the quota to setup-olink.sql's grant on registry.residents" >&2; exit 1; }
 [ "$(id -u)" -ne 0 ] || chown -R postgres "$work"
 
-start_cluster() {	# DIR
-  started+=("$1")
-  (cd / && "${runas[@]}" "${server_cpu[@]}" "$(cluster_bindir "$1")/pg_ctl" -D "$1" -l "$1.log" -w start >/dev/null)
-}
-stop_cluster() {	# DIR
-  (cd / && "${runas[@]}" "$(cluster_bindir "$1")/pg_ctl" -D "$1" -m fast -w stop >/dev/null)
-}
-# sql PORT DB [psql args...]: psql as the superuser, quietly, stopping at the first error
-sql() {
-  local port=$1 db=$2
-  shift 2
-  "${runas[@]}" "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d "$db" "$@"
-}
-# as_user PORT USER PGOPTIONS [psql args...]: psql as USER into bench
-as_user() {
-  local port=$1 user=$2 opts=$3
-  shift 3
-  "${runas[@]}" env PGOPTIONS="$opts" "$bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p "$port" \
-    -U "$user" -d bench "$@"
-}
-
 say "cluster A (port $port_a): demo/data.sql ($residents residents) and extra-tables.sql"
-(cd / && "${runas[@]}" "$bindir/initdb" -D "$work/A" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null)
-cat >> "$work/A/postgresql.conf" <<CONF
-
-# olink quota bench: every cluster
-listen_addresses = ''
-unix_socket_directories = '$work'
-max_connections = 20
-shared_buffers = 128MB
-max_wal_size = 4GB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-autovacuum = off
-CONF
-printf '\n# cluster A: no extension\nport = %s\n' "$port_a" >> "$work/A/postgresql.conf"
+init_cluster "$work/A" "olink quota bench" "" 128MB 4GB
+conf_plain "$work/A" "$port_a"
 start_cluster "$work/A"
 sql "$port_a" postgres -c "CREATE ROLE bench_owner LOGIN" -c "CREATE ROLE bench_cp LOGIN" -c "CREATE DATABASE bench"
 { sql "$port_a" bench -v residents="$residents" -f "$work/data.sql" &&
   sql "$port_a" bench -f "$work/extra-tables.sql"; } >"$work/load.log" 2>&1 ||
   { echo "bench-quota: loading the data failed:" >&2; tail -20 "$work/load.log" >&2; exit 1; }
-sql "$port_a" bench -At <<'SQL' >/dev/null
-SELECT format('ALTER SCHEMA %I OWNER TO bench_owner', n) FROM unnest(ARRAY['registry', 'benchx']) n
-\gexec
-SELECT format('ALTER TABLE %s OWNER TO bench_owner', c.oid::regclass)
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname IN ('registry', 'benchx') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-\gexec
-VACUUM (ANALYZE);
-SQL
-n=$(sql "$port_a" bench -At -c "SELECT count(*) FROM registry.residents WHERE resident_id BETWEEN 1 AND $residents")
-[ "$n" -eq "$residents" ] ||
-  { echo "bench-quota: registry.residents holds $n of the ids 1..$residents; point reads would miss" >&2; exit 1; }
+own_data "$port_a"
 stop_cluster "$work/A"
 
 say "clusters B (port $port_b), C (port $port_c): olink $commit; D (port $port_d): olink $base_commit; copies of A"
 for x in B C D; do
   cp -a "$work/A" "$work/$x"
   port_var=port_${x,,}
-  printf "\n# cluster %s: olink\nport = %s\nshared_preload_libraries = 'olink'\nolink.database = 'bench'\n" \
-    "$x" "${!port_var}" >> "$work/$x/postgresql.conf"
+  conf_olink "$work/$x" "${!port_var}"
 done
 for x in A B C D; do start_cluster "$work/$x"; done
 for x in B C D; do
@@ -256,10 +163,10 @@ big=$(sql "$port_a" bench -At -c \
 for x in B C D; do
   port_var=port_${x,,}
   port=${!port_var}
-  status=$(as_user "$port" bench_cp "$cp_opts" -c \
+  status=$(as_user "$port" bench bench_cp "$cp_opts" -c \
     "SELECT counterpart || ',' || purpose || ',' || enforced FROM olink.session_status()")
-  got=$(as_user "$port" bench_cp "$cp_opts" -c "SELECT count(*) FROM registry.residents WHERE resident_id <= 1000")
-  one=$(as_user "$port" bench_cp "$cp_opts" -c \
+  got=$(as_user "$port" bench bench_cp "$cp_opts" -c "SELECT count(*) FROM registry.residents WHERE resident_id <= 1000")
+  one=$(as_user "$port" bench bench_cp "$cp_opts" -c \
     "SELECT count(*) FROM (SELECT resident_id, family_name, given_name, district FROM registry.residents
                             WHERE resident_id = $visible_id) s")
   count_fn=$(sql "$port" bench -At -c "SELECT to_regprocedure('olink._count_read(bigint)') IS NOT NULL")
@@ -275,7 +182,7 @@ for x in B C D; do
         WHERE g.counterpart = 'bench' AND g.relation = 'registry.residents'::regclass AND g.active")
   fi
   # a read of $quota_stmt + 1 visible rows: refused on C only
-  if as_user "$port" bench_cp "$cp_opts" -c "SELECT count(*) FROM registry.residents WHERE resident_id <= $big" \
+  if as_user "$port" bench bench_cp "$cp_opts" -c "SELECT count(*) FROM registry.residents WHERE resident_id <= $big" \
        >/dev/null 2>"$work/refused.txt"; then
     refused=no
   else
@@ -299,38 +206,7 @@ for x in B C D; do
 done
 
 # --- settle and prewarm -----------------------------------------------------------------------
-for port in "$port_a" "$port_b" "$port_c" "$port_d"; do
-  sql "$port" bench -c "VACUUM (ANALYZE)"
-  sql "$port" bench -At -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
-      -c "SELECT pg_prewarm(c) FROM unnest(ARRAY['registry.residents', 'registry.residents_pkey']) c" >/dev/null
-  sql "$port" postgres -c "CHECKPOINT"
-done
-
-# --- measurement helpers (as checkout.sh's) -----------------------------------------------------
-hz=$(getconf CLK_TCK)
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat; }
-children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
-now() { date +%s.%N; }
-wait_for_quiet() {	# up to quiet_wait seconds, until others take less than 10% of a CPU
-  local deadline=$((SECONDS + quiet_wait)) b0 b1
-  while :; do
-    b0=$(busy_ticks); sleep 0.5; b1=$(busy_ticks)
-    [ $(( (b1 - b0) * 100 / hz * 2 )) -lt 10 ] && return 0
-    [ "$SECONDS" -lt "$deadline" ] || return 0
-  done
-}
-server_cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$(head -1 "$1/postmaster.pid")/stat"; }
-reaped_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$(head -1 "$1/postmaster.pid")/stat"; }
-worker_pid() { pgrep -P "$(head -1 "$1/postmaster.pid")" -f 'olink audit worker' | head -1; }
-proc_cpu_us() {
-  if [ -n "$1" ] && [ -r "/proc/$1/schedstat" ]; then
-    awk '{ printf "%.0f\n", $1 / 1000 }' "/proc/$1/schedstat"
-  elif [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
-    awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13) * 1e6 / hz }' "/proc/$1/stat"
-  else
-    echo 0
-  fi
-}
+for port in "$port_a" "$port_b" "$port_c" "$port_d"; do settle "$port" registry.residents registry.residents_pkey; done
 
 # --- workloads --------------------------------------------------------------------------------
 names=(A_read B_count C_quota D_prequota A_control)
@@ -343,77 +219,22 @@ for w in "${names[@]}"; do
     D_*) wdir[$w]=$work/D; wport[$w]=$port_d; wolink[$w]=1; wuser[$w]=bench_cp; wopts[$w]=$cp_opts ;;
   esac
 done
-declare -A tps failed other cpu wcpu
-for w in "${names[@]}"; do tps[$w]=""; failed[$w]=0; other[$w]=""; cpu[$w]=""; wcpu[$w]=""; done
+init_results
 
-store_upkeep() {	# PORT: olink's store as autovacuum would keep it (every table of schema olink)
-  sql "$1" bench -At <<'SQL' >/dev/null
-SELECT 'VACUUM (ANALYZE) ' || string_agg(c.oid::regclass::text, ', ')
-  FROM pg_class c WHERE c.relnamespace = 'olink'::regnamespace AND c.relkind = 'r'
-\gexec
-SQL
-}
 # run_one WORKLOAD SECONDS LOG: sets last_tps, last_other (% of a CPU), last_cpu (the backend's CPU
 # per transaction, us) and last_wcpu (the audit worker's, us)
-last_tps=0; last_other=0; last_cpu=0; last_wcpu=0
 run_one() {
-  local w=$1 secs=$2 log=$3 rc=0 t f n t0 s0 s1 c0 c1 b0 b1 k0 k1 wm wp="" wc0=0 wc1=0 p
+  local w=$1 p
   sql "${wport[$w]}" bench -c "VACUUM registry.residents"
-  # every olink cluster's store, not only this run's: an idle worker with statistics of a smaller
-  # store would take the CPU this run needs
-  for p in "$port_b" "$port_c" "$port_d"; do store_upkeep "$p"; done
-  wait_for_quiet
-  if [ "${wolink[$w]}" = 1 ]; then wp=$(worker_pid "${wdir[$w]}"); wc0=$(proc_cpu_us "$wp"); fi
-  k0=$(children_ticks); b0=$(busy_ticks); t0=$(now)
-  s0=$(server_cpu_ticks "${wdir[$w]}"); c0=$(reaped_ticks "${wdir[$w]}")
-  "${runas[@]}" env PGOPTIONS="${wopts[$w]}" "${client_cpu[@]}" "$bindir/pgbench" -n -M prepared -c 1 -j 1 \
-      -T "$secs" -D residents="$residents" -f "$work/point-read.sql" -h "$work" -p "${wport[$w]}" -U "${wuser[$w]}" bench \
-      >"$log" 2>&1 || rc=$?
-  sleep 0.2   # the postmaster reaps the backend
-  s1=$(server_cpu_ticks "${wdir[$w]}"); c1=$(reaped_ticks "${wdir[$w]}"); b1=$(busy_ticks); k1=$(children_ticks)
-  wm=$wc0
-  [ -z "$wp" ] || wm=$(proc_cpu_us "$wp")
-  last_other=$(awk -v b="$(( b1 - b0 ))" -v c="$(( s1 - s0 ))" -v k="$(( k1 - k0 ))" -v wk="$(( wm - wc0 ))" \
-      -v hz="$hz" -v wall="$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')" \
-    'BEGIN { o = (b - c - k) / hz - wk / 1e6; printf "%.0f\n", (o > 0 ? 100 * o / wall : 0) }')
-  if [ "${wolink[$w]}" = 1 ]; then
-    sql "${wport[$w]}" bench -c "SELECT olink.flush_audit('120 s')" >/dev/null
-    wc1=$(proc_cpu_us "$wp")
-  fi
-  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
-  last_cpu=$(awk -v c="$(( c1 - c0 ))" -v n="${n:-0}" -v hz="$hz" 'BEGIN { printf "%.2f\n", (n > 0 ? 1e6 * c / hz / n : 0) }')
-  last_wcpu=$(awk -v c="$(( wc1 - wc0 ))" -v n="${n:-0}" 'BEGIN { printf "%.2f\n", (n > 0 && c > 0 ? c / n : 0) }')
-  t=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$log")
-  f=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log")
-  if [ "$rc" -ne 0 ] || [ -z "$t" ] || [ "${f:-0}" -ne 0 ] || grep -q 'aborted' "$log"; then
-    failed[$w]=$(( ${failed[$w]} + ${f:-0} + 1 ))
-    echo "   $w: pgbench reported errors (exit $rc):" >&2
-    grep -iE 'error|abort|fail|fatal' "$log" | head -5 >&2
-  fi
-  last_tps=${t:-0}
+  # every olink cluster's store (every table of schema olink), not only this run's: an idle worker
+  # with statistics of a smaller store would take the CPU this run needs
+  for p in "$port_b" "$port_c" "$port_d"; do store_upkeep "$p" all; done
+  measure "$w" "$3" "${runas[@]}" env PGOPTIONS="${wopts[$w]}" "${client_cpu[@]}" "$bindir/pgbench" -n -M prepared -c 1 -j 1 \
+      -T "$2" -D residents="$residents" -f "$work/point-read.sql" -h "$work" -p "${wport[$w]}" -U "${wuser[$w]}" bench
 }
 
-say "warm-up: each workload once, $warmup s"
-for w in "${names[@]}"; do
-  run_one "$w" "$warmup" "$work/warmup-$w.log"
-  printf '   %-11s %8.0f tps  %6s us CPU/tx  %5s us worker/tx  (other load %s%%)\n' \
-    "$w" "$last_tps" "$last_cpu" "$last_wcpu" "$last_other"
-done
-
-say "measure: $rounds rounds x $seconds s per workload, interleaved"
-for ((r = 0; r < rounds; r++)); do
-  line="   round $((r + 1)):"
-  for ((i = 0; i < ${#names[@]}; i++)); do
-    w=${names[$(( (i + r) % ${#names[@]} ))]}
-    run_one "$w" "$seconds" "$work/round$r-$w.log"
-    tps[$w]="${tps[$w]} $last_tps"
-    other[$w]="${other[$w]} $last_other"
-    cpu[$w]="${cpu[$w]} $last_cpu"
-    wcpu[$w]="${wcpu[$w]} $last_wcpu"
-    line="$line $w $(printf '%.0f' "$last_tps")"
-  done
-  echo "$line"
-done
+warm_up "$warmup" '   %-11s %8.0f tps  %6s us CPU/tx  %5s us worker/tx  (other load %s%%)\n'
+measure_rounds
 day_rows=$(sql "$port_c" bench -At -c "SELECT coalesce(max(rows), 0) FROM olink.quota_usage WHERE grant_id = 0")
 
 # --- instructions per point read (callgrind, single-user mode) ----------------------------------
@@ -423,10 +244,8 @@ inames=(A B C D)
 if [ "$instr" = 1 ]; then
   say "instructions per point read: callgrind, postgres --single, 2,500 less 500 statements"
   for x in A B C D; do stop_cluster "$work/$x"; done
-  mkdir -p "$work/cg"
-  [ "$(id -u)" -ne 0 ] || chown postgres "$work/cg"
-  # statements LOGIN COUNT: the input; with -j a statement ends at a semicolon and an empty line, so
-  # that each EXECUTE is a transaction of its own
+  # statements LOGIN COUNT: the input of count; with -j a statement ends at a semicolon and an empty
+  # line, so that each EXECUTE is a transaction of its own
   statements() {
     printf 'SET SESSION AUTHORIZATION %s;\n\n' "$1"
     [ "$1" = bench_owner ] || printf "SET olink.purpose = 'bench';\n\n"
@@ -434,29 +253,8 @@ if [ "$instr" = 1 ]; then
     for ((i = 1; i <= $2; i++)); do printf 'EXECUTE q(%d);\n\n' $(( (i * 7919) % residents + 1 )); done
     printf "SELECT 'bench-' || 'done' AS marker;\n\n"
   }
-  count() {	# CLUSTER LOGIN COUNT -> instructions; the profile in $work/cg/CLUSTER-COUNT.out
-    statements "$2" "$3" >"$work/in.sql"
-    chmod 644 "$work/in.sql"
-    (cd / && "${runas[@]}" valgrind --tool=callgrind --callgrind-out-file="$work/cg/$1-$3.out" \
-        "$(cluster_bindir "$work/$1")/postgres" --single -D "$work/$1" -j -c synchronous_commit=off bench \
-        <"$work/in.sql" >"$work/single.log" 2>&1)
-    if grep -qE "ERROR|FATAL|PANIC" "$work/single.log" || ! grep -q 'marker = "bench-done"' "$work/single.log"; then
-      echo "bench-quota: the single-user run on $1 as $2 failed:" >&2
-      grep -E "ERROR|FATAL|PANIC|Segmentation|signal" "$work/single.log" | head -3 >&2
-      tail -3 "$work/single.log" >&2
-      return 1
-    fi
-    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/single.log" | tail -1
-  }
   for x in "${inames[@]}"; do
-    u=$([ "$x" = A ] && echo bench_owner || echo bench_cp)
-    if a=$(count "$x" "$u" 500) && b=$(count "$x" "$u" 2500); then
-      ins[$x]=$(( (b - a) / 2000 ))
-      echo "   $x: ${ins[$x]} instructions per point read"
-    else
-      ins[$x]=failed
-      ins_failed=1
-    fi
+    instructions "$x" "$work/$x" "$([ "$x" = A ] && echo bench_owner || echo bench_cp)" "point read"
   done
 fi
 # functions CLUSTER MODE: "instructions-per-statement<TAB>function" of every function, (2,500-statement
@@ -510,37 +308,8 @@ if [ "$have_profiles" = 1 ]; then
 fi
 
 # --- report -----------------------------------------------------------------------------------
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$here/out"
-out="$here/out/quota-$stamp.txt"
-
-median() { tr ' ' '\n' | awk 'NF { a[++n] = $1 } END {
-  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-  if (n == 0) print 0; else if (n % 2) print a[(n + 1) / 2]; else print (a[n / 2] + a[n / 2 + 1]) / 2 }'; }
-paired() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
-  for (i = 1; i <= n; i++) printf "%s%.4f", (i > 1 ? " " : ""), (y[i] > 0 ? x[i] / y[i] : 0) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-verdict() { awk -v x="$1" 'BEGIN { print (x + 0 >= 0.95) ? "met" : "NOT met" }'; }
-
-busy=0
-{
-  printf '%-13s %8s %7s %7s %8s %7s %8s %6s %6s  %s\n' workload "med. tps" ratio paired "us CPU" worker \
-         "+us/tx" other failed "tps by round"
-  for w in "${names[@]}"; do
-    m=$(median <<<"${tps[$w]}")
-    mb=$(median <<<"${tps[A_read]}")
-    pr=$(median <<<"$(paired "${tps[$w]# }" "${tps[A_read]# }")")
-    mc=$(median <<<"${cpu[$w]}")
-    mw=$(median <<<"${wcpu[$w]}")
-    omax=$(tr ' ' '\n' <<<"${other[$w]}" | awk 'NF && $1 + 0 > m { m = $1 + 0 } END { print m + 0 }')
-    [ "$omax" -le "$busy" ] || busy=$omax
-    awk -v w="$w" -v m="$m" -v mb="$mb" -v pr="$pr" -v mc="$mc" -v mw="$mw" -v o="$omax" -v f="${failed[$w]}" \
-        -v olink="${wolink[$w]}" -v list="$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? " " : ""), $i }' <<<"${tps[$w]}")" \
-      'BEGIN { printf "  %-11s %8.0f %7.3f %7.3f %8.1f %7s %8s %5s%% %6d  %s\n", w, m, (mb > 0 ? m / mb : 0), pr, mc,
-               (olink ? sprintf("%.1f", mw) : "-"), (w == "A_read" ? "-" : sprintf("%+.1f", (m > 0 && mb > 0 ? 1e6 / m - 1e6 / mb : 0))),
-               o, f, list }'
-  done
-} >"$work/table.txt"
+report_file quota
+workload_table A_read >"$work/table.txt"
 
 # the ratios: throughput (tps medians, paired), CPU, and instructions (the reliable figure)
 {
@@ -550,9 +319,7 @@ busy=0
     set -- $pair
     m=$(median <<<"${tps[$1]}"); mb=$(median <<<"${tps[$2]}")
     pr=$(median <<<"$(paired "${tps[$1]# }" "${tps[$2]# }")")
-    cr=$(awk -v c="$(median <<<"${cpu[$1]}")" -v w="$(median <<<"${wcpu[$1]}")" -v cb="$(median <<<"${cpu[$2]}")" \
-             -v wb="$(median <<<"${wcpu[$2]}")" -v base="$2" \
-           'BEGIN { if (base == "A_read") wb = 0; printf "%.3f", (c + w > 0 ? (cb + wb) / (c + w) : 0) }')
+    cr=$(cpu_ratio "$1" "$2")
     ir=-
     if [ "$instr" = 1 ] && [ "${ins[$3]:-failed}" != failed ] && [ "${ins[$4]:-failed}" != failed ]; then
       ir=$(awk -v x="${ins[$3]}" -v y="${ins[$4]}" 'BEGIN { printf "%.4f", (x > 0 ? y / x : 0) }')
@@ -635,16 +402,14 @@ LEGEND
   echo "timestamp=$stamp"
   echo "commit=$commit"
   echo "base=$base_commit ($base_rev)"
-  echo "postgres=$("$bindir/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([^ ]*\).*/\1/p')"
+  echo "postgres=$(postgres_version)"
   echo "rounds=$rounds"
   echo "seconds=$seconds"
   echo
   cat "$work/report.txt"
   echo
   echo "# raw: workload, tps by round, backend CPU us/tx by round, worker us/tx by round, other load by round"
-  for w in "${names[@]}"; do
-    printf '%s\t%s\t%s\t%s\t%s\n' "$w" "${tps[$w]# }" "${cpu[$w]# }" "${wcpu[$w]# }" "${other[$w]# }"
-  done
+  raw_rows
   if [ "$have_profiles" = 1 ]; then
     echo
     echo "# olink's functions, inclusive instructions per statement: B, C, D"
@@ -655,19 +420,12 @@ LEGEND
   fi
 } >"$out"
 
-echo
-cat "$work/report.txt"
-echo "results: ${out#"$top"/}"
+show_report
 
 status=0
 if [ "$ins_failed" = 1 ]; then
   echo "bench-quota: a single-user run under callgrind failed or did not count as set up (see above)" >&2
   status=1
 fi
-for w in "${names[@]}"; do
-  if [ "${failed[$w]}" -ne 0 ]; then
-    echo "bench-quota: $w measured errors; its figure is not a measurement" >&2
-    status=1
-  fi
-done
+check_workloads
 exit $status

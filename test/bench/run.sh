@@ -85,8 +85,8 @@
 #   BENCH_QUIET_WAIT (10)  BENCH_KEEP (0; 1 leaves the clusters running, for a closer look)
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-here="$top/test/bench"
+bench_name=bench
+. "$(dirname "$0")/lib.sh"
 rounds=${BENCH_ROUNDS:-5}
 seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-$(( seconds < 5 ? seconds : 5 ))}
@@ -96,54 +96,23 @@ peers_big=${BENCH_PEERS:-1000}
 copy_rows=${BENCH_COPY_ROWS:-1000000}
 copy_reps=${BENCH_COPY_REPS:-$(( rounds < 3 ? rounds : 3 ))}
 wal_n=${BENCH_WAL_STATEMENTS:-20000}
-pin=${BENCH_PIN:-1}
 protocol=${BENCH_PROTOCOL:-prepared}
 case $protocol in simple | extended | prepared) ;; *)
   echo "bench: BENCH_PROTOCOL must be simple, extended or prepared" >&2; exit 2 ;;
 esac
-for v in rounds seconds warmup residents grants_big peers_big copy_rows copy_reps wal_n; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
-done
+require_positive rounds seconds warmup residents grants_big peers_big copy_rows copy_reps wal_n
 [ "$grants_big" -gt 20 ] || { echo "bench: BENCH_GRANTS must be more than 20" >&2; exit 2; }
-
-bindir=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-runas=()
-[ "$(id -u)" -eq 0 ] && runas=(runuser -u postgres --)
-server_cpu=()
-client_cpu=()
-if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  server_cpu=(taskset -c 1)
-  client_cpu=(taskset -c 0)
-fi
-
-say() { printf '== %s\n' "$*"; }
 
 # --- build and install ------------------------------------------------------------------------
 say "build and install olink"
-make -C "$top" -s >/dev/null
-make -C "$top" -s install >/dev/null
+install_olink
 
 # --- clusters ---------------------------------------------------------------------------------
-work=$(mktemp -d /tmp/olink-bench.XXXXXX)
-started=()
-port_a=$(( 40000 + RANDOM % 10000 ))
+make_work /tmp/olink-bench.XXXXXX
 port_b=$(( port_a + 1 ))
 port_c=$(( port_a + 2 ))
 port_p=$(( port_a + 3 ))
-cleanup() {
-  local d
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then
-    echo "bench: BENCH_KEEP=1: clusters left running in $work (ports $port_a..$port_p); stop them with" \
-         "pg_ctl -D $work/<A|B|C|P> stop" >&2
-    return
-  fi
-  for d in "${started[@]}"; do
-    "${runas[@]}" "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+keep_note="clusters left running in $work (ports $port_a..$port_p); stop them with pg_ctl -D $work/<A|B|C|P> stop"
 
 # the sources, readable by the postgres user
 cp "$top/demo/data.sql" "$work/data.sql"
@@ -152,42 +121,9 @@ cp "$here/extra-tables.sql" "$here/setup-olink.sql" "$here/setup-writer.sql" "$h
    "$here/point-read.sql" "$here/update-one.sql" "$work/"
 [ "$(id -u)" -ne 0 ] || chown -R postgres "$work"
 
-start_cluster() {	# DIR
-  started+=("$1")
-  "${runas[@]}" "${server_cpu[@]}" "$bindir/pg_ctl" -D "$1" -l "$1.log" -w start >/dev/null
-}
-
-# sql PORT DB [psql args...]: runs psql as the superuser, quietly, stopping at the first error
-sql() {
-  local port=$1 db=$2
-  shift 2
-  "${runas[@]}" "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d "$db" "$@"
-}
-# as_user PORT DB USER PGOPTIONS [psql args...]
-as_user() {
-  local port=$1 db=$2 user=$3 opts=$4
-  shift 4
-  "${runas[@]}" env PGOPTIONS="$opts" "$bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$work" -p "$port" \
-    -U "$user" -d "$db" "$@"
-}
-
 say "cluster A (port $port_a): load data ($data_source, residents=$residents)"
-"${runas[@]}" "$bindir/initdb" -D "$work/A" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
-cat >> "$work/A/postgresql.conf" <<CONF
-
-# olink bench: every cluster
-listen_addresses = ''
-unix_socket_directories = '$work'
-max_connections = 20
-shared_buffers = 256MB
-max_wal_size = 4GB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-autovacuum = off
-wal_keep_size = 1GB
-CONF
-printf '\n# cluster A: no extension\nport = %s\n' "$port_a" >> "$work/A/postgresql.conf"
+init_cluster "$work/A" "olink bench" "" 256MB 4GB "wal_keep_size = 1GB"
+conf_plain "$work/A" "$port_a"
 start_cluster "$work/A"
 sql "$port_a" postgres -c "CREATE ROLE bench_owner LOGIN" -c "CREATE ROLE bench_cp LOGIN" \
     -c "CREATE DATABASE bench"
@@ -198,21 +134,10 @@ sql "$port_a" bench -At <<'SQL' >/dev/null
 CREATE TABLE registry.residents_w (LIKE registry.residents INCLUDING ALL);
 INSERT INTO registry.residents_w SELECT * FROM registry.residents;
 COMMENT ON TABLE registry.residents_w IS 'bench: the copy of registry.residents that the UPDATE workloads change';
-SELECT format('ALTER SCHEMA %I OWNER TO bench_owner', n) FROM unnest(ARRAY['registry', 'benchx']) n
-\gexec
-SELECT format('ALTER TABLE %s OWNER TO bench_owner', c.oid::regclass)
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname IN ('registry', 'benchx') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-\gexec
 CREATE SCHEMA bulk AUTHORIZATION bench_owner;
-VACUUM (ANALYZE);
 SQL
-n=$(sql "$port_a" bench -At -c "SELECT count(*) FROM registry.residents WHERE resident_id BETWEEN 1 AND $residents")
-if [ "$n" -ne "$residents" ]; then
-  echo "bench: registry.residents holds $n of the ids 1..$residents; point reads would miss" >&2
-  exit 1
-fi
-"${runas[@]}" "$bindir/pg_ctl" -D "$work/A" -m fast -w stop >/dev/null
+own_data "$port_a"
+stop_cluster "$work/A"
 
 say "clusters B (port $port_b, olink), C (port $port_c, olink), P (port $port_p, pgaudit): copies of A"
 for x in B C P; do
@@ -377,16 +302,15 @@ ref=([A_owner]="" [C_internal]="" [B_cp10]="" [C_cp10k]="" [P_read]=0.55 [A_cont
 for w in "${names[@]}"; do
   case ${wdir[$w]} in */B | */C) wolink[$w]=1 ;; *) wolink[$w]=0 ;; esac
 done
-declare -A tps failed other cpu wcpu
-for w in "${names[@]}"; do tps[$w]=""; failed[$w]=0; other[$w]=""; cpu[$w]=""; wcpu[$w]=""; done
+init_results
 
 # Other work on the machine (a test suite, a build) takes CPU from the workloads and makes a ratio
 # mean nothing.  Each run waits (a little) for a quiet machine first, and is followed by a measure
 # of the CPU time that processes other than this bench's took meanwhile: every process's own and
-# reaped children's time from /proc, less this script and our clusters.
-hz=$(getconf CLK_TCK)
+# reaped children's time from /proc, less this script and our clusters (run.sh's own way, not
+# lib.sh's wait_for_quiet and measure, which take the machine's busy time less the bench's).
 quiet_wait=${BENCH_QUIET_WAIT:-10}
-[[ $quiet_wait =~ ^[0-9]+$ ]] || { echo "bench: BENCH_QUIET_WAIT must be a number of seconds" >&2; exit 2; }
+require_quiet_wait
 # cpu_sample FILE: "pid ticks" of every process that is not the bench's
 cpu_sample() {
   local pms=" " d
@@ -406,8 +330,7 @@ other_load() {
       if (d > 0) s += d }
     END { printf "%.0f\n", 100 * s / hz / wall }' "$1" "$2"
 }
-now() { date +%s.%N; }
-wait_for_quiet() {
+wait_for_quiet_procs() {
   local deadline=$((SECONDS + quiet_wait))
   while :; do
     cpu_sample "$work/quiet0"; sleep 0.5; cpu_sample "$work/quiet1"
@@ -418,8 +341,7 @@ wait_for_quiet() {
 
 # CPU time (ticks) of the backends a cluster's postmaster has reaped
 reaped_cpu() { awk '{ print $16 + $17 }' "/proc/$(head -1 "$1/postmaster.pid")/stat"; }
-# the audit worker of a cluster (a child of its postmaster), and a process's own CPU time (ticks)
-worker_pid() { pgrep -P "$(head -1 "$1/postmaster.pid")" -f 'olink audit worker' | head -1; }
+# a process's own CPU time (ticks)
 proc_cpu() {
   if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
@@ -428,30 +350,17 @@ proc_cpu() {
   fi
 }
 
-# olink's store as autovacuum would keep it (autovacuum is off on every cluster, for steadier
-# figures): vacuumed (which also summarizes its BRIN ranges) and analyzed.  Without it the worker's
-# sealing query is planned on the statistics of an empty store and seals in time that grows with
-# the journal (see the report).
-store_upkeep() {	# PORT
-  sql "$1" bench -c "VACUUM (ANALYZE) olink.journal, olink.audit_seal, olink.access_event,
-                                      olink.connection_event, olink.audit_text" >/dev/null
-}
-
 # run_one WORKLOAD SECONDS LOG: sets last_tps, last_other (the other load, % of one CPU), last_cpu
 # (the backend's CPU time per transaction, microseconds: what the server spends, without the client
 # and the round trip) and last_wcpu (the audit worker's, once it has written and sealed what the
 # run queued); counts failed transactions and aborted clients
-last_tps=0
-last_other=0
-last_cpu=0
-last_wcpu=0
 run_one() {
-  local w=$1 secs=$2 log=$3 rc=0 t f n t0 c0 c1 wp="" wc0=0 wc1=0
+  local w=$1 secs=$2 log=$3 rc=0 n t0 c0 c1 wp="" wc0=0 wc1=0
   if [ -n "${wvac[$w]}" ]; then
     sql "${wport[$w]}" "${wdb[$w]}" -c "VACUUM ${wvac[$w]}"
   fi
   [ "${wolink[$w]}" = 0 ] || store_upkeep "${wport[$w]}"
-  wait_for_quiet
+  wait_for_quiet_procs
   if [ "${wolink[$w]}" = 1 ]; then wp=$(worker_pid "${wdir[$w]}"); wc0=$(proc_cpu "$wp"); fi
   cpu_sample "$work/cpu0"; t0=$(now); c0=$(reaped_cpu "${wdir[$w]}")
   "${runas[@]}" env PGOPTIONS="${wopts[$w]}" "${client_cpu[@]}" "$bindir/pgbench" -n -M "$protocol" \
@@ -470,37 +379,12 @@ run_one() {
     'BEGIN { printf "%.2f\n", (n > 0 ? 1e6 * c / hz / n : 0) }')
   last_wcpu=$(awk -v c="$(( wc1 - wc0 ))" -v n="${n:-0}" -v hz="$hz" \
     'BEGIN { printf "%.2f\n", (n > 0 && c > 0 ? 1e6 * c / hz / n : 0) }')
-  t=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$log")
-  f=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log")
-  if [ "$rc" -ne 0 ] || [ -z "$t" ] || [ "${f:-0}" -ne 0 ] || grep -q 'aborted' "$log"; then
-    failed[$w]=$(( ${failed[$w]} + ${f:-0} + 1 ))
-    echo "   $w: pgbench reported errors (exit $rc):" >&2
-    grep -iE 'error|abort|fail' "$log" | head -5 >&2
-  fi
-  last_tps=${t:-0}
+  pgbench_outcome "$w" "$log" "$rc" 'error|abort|fail'
 }
 
-say "warm-up: each workload once, $warmup s"
-for w in "${names[@]}"; do
-  run_one "$w" "$warmup" "$work/warmup-$w.log"
-  printf '   %-13s %10.0f tps  %7s us CPU/tx  %6s us worker/tx  (other load %s%% of a CPU)\n' \
-    "$w" "$last_tps" "$last_cpu" "$last_wcpu" "$last_other"
-done
-
-say "measure: $rounds rounds x $seconds s per workload, interleaved"
-for ((r = 0; r < rounds; r++)); do
-  line="   round $((r + 1)):"
-  for ((i = 0; i < ${#names[@]}; i++)); do
-    w=${names[$(( (i + r) % ${#names[@]} ))]}
-    run_one "$w" "$seconds" "$work/round$r-$w.log"
-    tps[$w]="${tps[$w]} $last_tps"
-    other[$w]="${other[$w]} $last_other"
-    cpu[$w]="${cpu[$w]} $last_cpu"
-    wcpu[$w]="${wcpu[$w]} $last_wcpu"
-    line="$line $w $(printf '%.0f' "$last_tps") ($last_other%)"
-  done
-  echo "$line"
-done
+warm_up "$warmup" '   %-13s %10.0f tps  %7s us CPU/tx  %6s us worker/tx  (other load %s%% of a CPU)\n'
+round_other=1
+measure_rounds
 
 # --- WAL per audit event ----------------------------------------------------------------------
 say "WAL per audit event: $wal_n point reads on B by bench_owner (not audited), bench_cp (audited), bench_owner"
@@ -569,7 +453,7 @@ for ((r = 1; r <= copy_reps; r++)); do
                                                    FOR EACH ROW EXECUTE FUNCTION bench_audit.log_change()" ;;
     esac
     sql "${cport[$c]}" "${cdb[$c]}" -c "CHECKPOINT"
-    wait_for_quiet
+    wait_for_quiet_procs
     t=$(as_user "${cport[$c]}" "${cdb[$c]}" bench_owner "" -c '\timing on' -c \
       "INSERT INTO $tbl SELECT r.resident_id + k * $residents, r.household_id, r.family_name, r.given_name,
               r.family_name_kana, r.given_name_kana, r.birth_date, r.sex, r.district, r.phone,
@@ -609,7 +493,7 @@ say "verify_audit() over $st_rows rows (journal $st_j ($st_jsize), access_event 
 vtimes=""
 vfind=0
 for ((r = 1; r <= copy_reps; r++)); do
-  wait_for_quiet
+  wait_for_quiet_procs
   out=$(sql "$port_b" bench -At -c '\timing on' -c "SELECT count(*) FROM olink.verify_audit()")
   vt=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out")
   vf=$(head -1 <<<"$out")
@@ -623,15 +507,8 @@ if [ "$vfind" != 0 ]; then
 fi
 
 # --- report -----------------------------------------------------------------------------------
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$top" diff --quiet HEAD -- extension 2>/dev/null || commit="$commit+dirty"
-mkdir -p "$here/out"
-out="$here/out/results-$stamp.txt"
-
-median() { tr ' ' '\n' | awk 'NF { a[++n] = $1 } END {
-  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-  if (n == 0) print 0; else if (n % 2) print a[(n + 1) / 2]; else print (a[n / 2] + a[n / 2 + 1]) / 2 }'; }
+report_file results
+commit=$(tree_commit extension)
 
 # summary NAME TPS BASE GOAL REF FAILED OTHER CPU BASE-CPU WCPU: one TSV row of the pgbench results
 summary() {
@@ -758,7 +635,7 @@ LEGEND
   echo "# olink bench"
   echo "timestamp=$stamp"
   echo "commit=$commit"
-  echo "postgres=$("$bindir/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([^ ]*\).*/\1/p')"
+  echo "postgres=$(postgres_version)"
   echo "pgaudit=$(sql "$port_p" bench -At -c "SELECT extversion FROM pg_extension WHERE extname = 'pgaudit'")"
   echo "protocol=$protocol"
   echo "data=$data_source"
@@ -792,15 +669,8 @@ LEGEND
   echo "$wal_breakdown"
 } >"$out"
 
-echo
-cat "$work/report.txt"
-echo "results: ${out#"$top"/}"
+show_report
 
 status=0
-for w in "${names[@]}"; do
-  if [ "${failed[$w]}" -ne 0 ]; then
-    echo "bench: $w measured errors; its figure is not a measurement" >&2
-    status=1
-  fi
-done
+check_workloads
 exit $status
