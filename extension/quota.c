@@ -859,6 +859,15 @@ quota_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, b
 		if (!s->installed || !s->is_counterpart)
 			s = NULL;
 	}
+	/* not a counterpart (every internal session): straight through, no PG_TRY */
+	if (s == NULL && current == NULL)
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		return;
+	}
 	if (s != NULL)
 	{
 		current = find_exec(queryDesc, true);
