@@ -19,6 +19,12 @@ runas=()
 
 passed=0
 failed=0
+# what failed, named, printed again just before the closing line (CI shows only the tail)
+summary=()
+note_failures() {   # note_failures LABEL LOG PATTERN
+  local line
+  while IFS= read -r line; do summary+=("$1: $line"); done < <(grep -E "$3" "$2" 2>/dev/null | head -n 20)
+}
 work=$(mktemp -d /tmp/olink-test.XXXXXX)
 pgtap_data=""
 cleanup() {
@@ -47,7 +53,8 @@ cat "$work/regress.log"
 p=$(grep -cE '^(test| )?[[:space:]]*[a-z_0-9]+[[:space:]]+\.\.\. ok' "$work/regress.log")
 f=$(grep -cE '\.\.\. FAILED' "$work/regress.log")
 passed=$((passed + p)); failed=$((failed + f))
-if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+note_failures "pg_regress" "$work/regress.log" '\.\.\. FAILED'
+if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); summary+=("pg_regress: did not run"); fi
 if [ -s "$work/regress/regression.diffs" ]; then
   echo "-- regression.diffs:"; cat "$work/regress/regression.diffs"
   # keep the actual output beside the sources (git-ignored) for inspection
@@ -74,7 +81,8 @@ for order in "pgaudit,pg_stat_statements,olink" "olink,pg_stat_statements,pgaudi
     p=$(grep -cE '\.\.\. ok' "$work/regress-$tag.log")
     f=$(grep -cE '\.\.\. FAILED' "$work/regress-$tag.log")
     passed=$((passed + p)); failed=$((failed + f))
-    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+    note_failures "pg_regress beside $order" "$work/regress-$tag.log" '\.\.\. FAILED'
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); summary+=("pg_regress beside $order: did not run"); fi
     [ -s "$work/regress-$tag/regression.diffs" ] && cat "$work/regress-$tag/regression.diffs"
     if [ -s "$work/test/beside/out-$tag/regression.diffs" ]; then
       cat "$work/test/beside/out-$tag/regression.diffs"
@@ -95,7 +103,8 @@ if [ -n "$specs" ]; then
   p=$(grep -cE '\.\.\. ok' "$work/isolation.log")
   f=$(grep -cE '\.\.\. FAILED' "$work/isolation.log")
   passed=$((passed + p)); failed=$((failed + f))
-  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  note_failures "isolation" "$work/isolation.log" '\.\.\. FAILED'
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); summary+=("isolation: did not run"); fi
   if [ -s "$work/test/isolation/regression.diffs" ]; then
     echo "-- isolation diffs:"; cat "$work/test/isolation/regression.diffs"
     mkdir -p "$top/results"; rm -rf "$top/results/isolation"
@@ -122,9 +131,10 @@ if ls "$top"/test/pgtap/*.sql >/dev/null 2>&1; then
   p=$(grep -cE '^ok [0-9]+' "$work/pgtap.log")
   f=$(grep -cE '^not ok [0-9]+' "$work/pgtap.log")
   passed=$((passed + p)); failed=$((failed + f))
+  note_failures "pgTAP" "$work/pgtap.log" '^not ok [0-9]+'
   # a file that died before its plan finished counts as a failure too
-  if grep -qE 'Result: FAIL' "$work/pgtap.log" && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
-  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  if grep -qE 'Result: FAIL' "$work/pgtap.log" && [ "$f" -eq 0 ]; then failed=$((failed + 1)); summary+=("pgTAP: a file died or broke its plan"); fi
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); summary+=("pgTAP: did not run"); fi
   (cd / && "${runas[@]}" "$bindir/pg_ctl" -D "$pgtap_data" -m fast stop >/dev/null)
 fi
 
@@ -148,7 +158,12 @@ if ls "$top"/test/t/*.pl >/dev/null 2>&1; then
   [ "$todo" -gt 0 ] && echo "-- TAP: $todo known failure(s) marked TODO (not counted)"
   [ "$died" -gt 0 ] && echo "-- TAP: $died file(s) died or broke their plan"
   passed=$((passed + p)); failed=$((failed + f + died))
-  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+  # name the file of each failed assertion: prove prints the file's name before its output
+  while IFS= read -r line; do summary+=("TAP: $line"); done < <(awk '
+      /^\/.*\.pl \.+/ { file = $1; sub(/.*\//, "", file) }
+      /^not ok [0-9]+/ && !/# TODO/ { print file ": " $0 }
+      /\.pl \(Wstat: [0-9]+.*Failed: 0\)/ { print $1 ": died or broke its plan" }' "$work/tap.log" | head -n 20)
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); summary+=("TAP: did not run"); fi
   if [ "$f" -gt 0 ] || [ "$died" -gt 0 ]; then
     # keep the servers' logs and each test's own log beside the sources (git-ignored) for inspection
     mkdir -p "$top/results"; rm -rf "$top/results/tap"
@@ -156,5 +171,16 @@ if ls "$top"/test/t/*.pl >/dev/null 2>&1; then
   fi
 fi
 
+if [ ${#summary[@]} -gt 0 ]; then
+  echo "== what failed"
+  printf '  %s\n' "${summary[@]}"
+  # the start of each diff again, so that a log cut to its tail still shows what differed
+  for d in "$work"/regress*/regression.diffs "$work"/test/beside/out-*/regression.diffs \
+           "$work"/test/isolation/regression.diffs; do
+    [ -s "$d" ] || continue
+    echo "-- ${d#"$work"/} (first 60 lines)"
+    head -n 60 "$d"
+  done
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
