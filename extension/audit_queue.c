@@ -205,6 +205,14 @@ wake_worker(void)
 		SetLatch(latch);
 }
 
+/* work for the audit worker other than the queue (a lockout to hold, say) */
+void
+olink_queue_wake_worker(void)
+{
+	if (queue != NULL)
+		wake_worker();
+}
+
 /* try once; the lock is never held across anything that can fail */
 static bool
 try_put(const char *event, uint32 len, uint64 *endpos, bool *worker_running)

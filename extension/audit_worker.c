@@ -581,6 +581,26 @@ refresh_credentials(void)
 	run_guarded(olink_auth_load);
 }
 
+/*
+ * A lockout started or ended: the password held expired in the catalog, or
+ * let go (olink_lockouts_sync).  At most every 100 ms, so that a pass that
+ * fails is not retried in a tight loop.
+ */
+static void
+sync_lockouts(void)
+{
+	static TimestampTz last_try = 0;
+	TimestampTz now;
+
+	if (!olink_lockouts_due())
+		return;
+	now = GetCurrentTimestamp();
+	if (!TimestampDifferenceExceeds(last_try, now, 100))
+		return;
+	last_try = now;
+	run_guarded(olink_lockouts_sync);
+}
+
 static void
 persist(void)
 {
@@ -1214,6 +1234,7 @@ olink_audit_worker_main(Datum main_arg)
 		}
 
 		refresh_credentials();
+		sync_lockouts();
 		busy = write_batch(&buf);
 
 		requested = olink_seal_requested();

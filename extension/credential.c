@@ -45,6 +45,7 @@
 #include "catalog/pg_namespace.h"
 #include "common/ip.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/user.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -79,6 +80,7 @@
 
 PG_FUNCTION_INFO_V1(olink_set_password);
 PG_FUNCTION_INFO_V1(olink_clear_lockout);
+PG_FUNCTION_INFO_V1(olink_set_valid_until);
 PG_FUNCTION_INFO_V1(olink_lockouts);
 PG_FUNCTION_INFO_V1(olink_change_password);
 
@@ -181,6 +183,10 @@ typedef struct AuthShared
 	int			nterminals;
 	int			nslots;
 	TimestampTz started;		/* when these counters began (shared memory made) */
+	/* lockouts whose password the audit worker is to hold expired, or let go */
+	bool		lockout_changed;	/* one started, or was cleared */
+	bool		lockouts_restored;	/* held ones read back from olink.credential */
+	TimestampTz next_release;	/* the earliest held one ends (0: none) */
 	AuthCredential *credentials;
 	AuthTerminal *terminals;
 	Lockout    *lockouts;		/* max_credentials of them */
@@ -1072,6 +1078,21 @@ olink_auth_check(Port *port, int status, Oid login, char *terminal_out, size_t t
 
 		if (status != STATUS_ERROR || !OidIsValid(login))
 			return;
+		/* locked: not counted; while the hold is on, PostgreSQL checked no password */
+		LWLockAcquire(auth->lock, LW_SHARED);
+		l = lockout_entry(login, false);
+		if (l != NULL && l->locked_until > now)
+		{
+			bool		held = role_valid_until(login) == DT_NOBEGIN;
+
+			olink_auth_refusal = MemoryContextStrdup(TopMemoryContext,
+													 psprintf("the credential is locked after %d failed logins, until %s%s",
+															  l->failures, timestamptz_to_str(l->locked_until),
+															  held ? " (its password is held expired: no password was checked)" : ""));
+			LWLockRelease(auth->lock);
+			return;
+		}
+		LWLockRelease(auth->lock);
 		{
 			TimestampTz vu = role_valid_until(login);
 
@@ -1124,6 +1145,7 @@ olink_auth_check(Port *port, int status, Oid login, char *terminal_out, size_t t
 			if (olink_lockout_attempts > 0 && l->failures >= olink_lockout_attempts)
 			{
 				l->locked_until = TimestampTzPlusMilliseconds(now, (int64) olink_lockout_duration * 1000);
+				auth->lockout_changed = true;	/* the audit worker holds the password */
 				olink_auth_refusal = MemoryContextStrdup(TopMemoryContext,
 														 psprintf("failed login %d of %d: the credential is now locked until %s",
 																  l->failures, olink_lockout_attempts,
@@ -1135,6 +1157,8 @@ olink_auth_check(Port *port, int status, Oid login, char *terminal_out, size_t t
 																  olink_lockout_attempts));
 		}
 		LWLockRelease(auth->lock);
+		if (auth->lockout_changed)
+			olink_queue_wake_worker();
 		return;
 	}
 
@@ -1744,10 +1768,188 @@ olink_clear_lockout(PG_FUNCTION_ARGS)
 			l->login = InvalidOid;
 			l->failures = 0;
 			l->locked_until = 0;
+			/* the caller lets the hold go; should it roll back, the worker does */
+			auth->lockout_changed = true;
 		}
 	}
 	LWLockRelease(auth->lock);
 	PG_RETURN_BOOL(was);
+}
+
+/*
+ * olink._set_valid_until(login, valid_until): a login's VALID UNTIL (NULL:
+ * never ends), through AlterRole() directly: statements may not set it on a
+ * counterpart login (the guard refuses them), olink may.
+ */
+Datum
+olink_set_valid_until(PG_FUNCTION_ARGS)
+{
+	AlterRoleStmt *stmt;
+	RoleSpec   *rs;
+	char	   *name;
+	char	   *valid_until;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("olink._set_valid_until() is internal to olink")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("login must not be null")));
+	name = GetUserNameFromId(PG_GETARG_OID(0), false);
+	valid_until = PG_ARGISNULL(1) ? pstrdup("infinity") :
+		pstrdup(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(1)));
+
+	rs = makeNode(RoleSpec);
+	rs->roletype = ROLESPEC_CSTRING;
+	rs->rolename = name;
+	rs->location = -1;
+	stmt = makeNode(AlterRoleStmt);
+	stmt->role = rs;
+	stmt->action = +1;
+	stmt->options = list_make1(makeDefElem("validUntil", (Node *) makeString(valid_until), -1));
+	(void) AlterRole(make_parsestate(NULL), stmt);
+	CommandCounterIncrement();
+	PG_RETURN_VOID();
+}
+
+/*
+ * The audit worker, at each pass: a lockout has started or been cleared, or
+ * a held one has run out (or the worker has just started)?  Read without the
+ * lock: a hint, checked again under it.
+ */
+bool
+olink_lockouts_due(void)
+{
+	volatile AuthShared *a = auth;
+
+	if (a == NULL)
+		return false;
+	return a->lockout_changed || !a->lockouts_restored ||
+		(a->next_release != 0 && GetCurrentTimestamp() >= a->next_release);
+}
+
+/*
+ * The audit worker, in a transaction, connected to SPI: makes the passwords
+ * held expired in the catalog (olink.credential.locked_until, VALID UNTIL
+ * '-infinity') match the lockouts in shared memory.  A lockout in force whose
+ * hold is not on record is held; a hold whose lockout has ended or been
+ * cleared is let go.  The first pass after a restart reads the holds back
+ * into shared memory, so a lockout outlives the restart.
+ */
+void
+olink_lockouts_sync(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			nheld;
+	Oid		   *held_login;
+	TimestampTz *held_until;
+	int			nwant = 0;
+	Lockout    *want;
+	TimestampTz next = 0;
+	int			rc;
+
+	if (auth == NULL)
+		return;
+	if (!OidIsValid(get_extension_oid("olink", true)))
+	{
+		/* nothing is held where olink is not */
+		LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+		auth->lockouts_restored = true;
+		auth->lockout_changed = false;
+		auth->next_release = 0;
+		LWLockRelease(auth->lock);
+		return;
+	}
+
+	rc = SPI_execute("SELECT login::oid, locked_until FROM olink.credential WHERE locked_until IS NOT NULL",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "olink: could not read the held passwords: %s", SPI_result_code_string(rc));
+	nheld = (int) SPI_processed;
+	held_login = palloc(sizeof(Oid) * (nheld + 1));
+	held_until = palloc(sizeof(TimestampTz) * (nheld + 1));
+	for (int i = 0; i < nheld; i++)
+	{
+		bool		isnull;
+
+		held_login[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		held_until[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	want = palloc(sizeof(Lockout) * max_credentials);
+	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	if (!auth->lockouts_restored)
+	{
+		for (int i = 0; i < nheld; i++)
+		{
+			Lockout    *l;
+
+			if (held_until[i] <= now)
+				continue;
+			l = lockout_entry(held_login[i], true);
+			if (l != NULL && l->locked_until <= now)
+			{
+				l->failures = Max(olink_lockout_attempts, 1);
+				l->locked_until = held_until[i];
+			}
+		}
+		auth->lockouts_restored = true;
+	}
+	auth->lockout_changed = false;
+	for (int i = 0; i < max_credentials; i++)
+	{
+		Lockout    *l = &auth->lockouts[i];
+
+		if (l->login != InvalidOid && l->locked_until > now)
+			want[nwant++] = *l;
+	}
+	LWLockRelease(auth->lock);
+
+	/* lockouts in force: held, at the time they end */
+	for (int i = 0; i < nwant; i++)
+	{
+		bool		on_record = false;
+
+		for (int j = 0; j < nheld; j++)
+			if (held_login[j] == want[i].login && held_until[j] == want[i].locked_until)
+				on_record = true;
+		if (!on_record)
+		{
+			Datum		args[3] = {ObjectIdGetDatum(want[i].login), TimestampTzGetDatum(want[i].locked_until),
+			Int32GetDatum(want[i].failures)};
+
+			rc = SPI_execute_with_args("SELECT olink._hold_password($1::regrole, $2, $3)", 3,
+									   (Oid[]) {OIDOID, TIMESTAMPTZOID, INT4OID}, args, NULL, false, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "olink: could not hold a locked-out password: %s", SPI_result_code_string(rc));
+		}
+		if (next == 0 || want[i].locked_until < next)
+			next = want[i].locked_until;
+	}
+	/* holds whose lockout is over: let go */
+	for (int j = 0; j < nheld; j++)
+	{
+		bool		in_force = false;
+
+		for (int i = 0; i < nwant; i++)
+			if (want[i].login == held_login[j])
+				in_force = true;
+		if (!in_force)
+		{
+			Datum		args[2] = {ObjectIdGetDatum(held_login[j]),
+			CStringGetTextDatum(held_until[j] <= now ? "the lockout ran out" : "the lockout was cleared")};
+
+			rc = SPI_execute_with_args("SELECT olink._release_password($1::regrole, $2)", 2,
+									   (Oid[]) {OIDOID, TEXTOID}, args, NULL, false, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "olink: could not let a held password go: %s", SPI_result_code_string(rc));
+		}
+	}
+	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	auth->next_release = next;
+	LWLockRelease(auth->lock);
 }
 
 Datum

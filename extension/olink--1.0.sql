@@ -134,6 +134,9 @@ CREATE TABLE @extschema@.credential (
     request_id      bigint REFERENCES @extschema@.credential_request,
     password_set_at timestamptz,
     password_expires_at timestamptz,
+    -- locked out after failed logins: until then olink holds the login's password expired in the
+    -- catalog (VALID UNTIL '-infinity'), so PostgreSQL checks no password, the right one included
+    locked_until    timestamptz,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name NOT NULL DEFAULT session_user
 );
@@ -148,7 +151,7 @@ CREATE TABLE @extschema@.credential_event (
     credential_id   bigint REFERENCES @extschema@.credential,
     action          text NOT NULL CHECK (action IN ('requested', 'approved', 'rejected', 'withdrawn',
                         'issued', 'adopted', 'password_changed', 'password_invalidated', 'revoked',
-                        'unlocked', 'certificate_invalidated', 'certificate_replaced',
+                        'locked', 'lock_ended', 'unlocked', 'certificate_invalidated', 'certificate_replaced',
                         'terminal_added', 'terminal_removed', 'manager_designated')),
     done_by         name NOT NULL DEFAULT session_user,
     reason          text
@@ -560,6 +563,9 @@ BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS olink_journal ON %s', p.relid);
         EXECUTE format('DROP TRIGGER IF EXISTS olink_journal_truncate ON %s', p.relid);
     END LOOP;
+    -- passwords held expired by a lockout get their VALID UNTIL back
+    PERFORM @extschema@._release_password(c.login, 'olink dropped')
+       FROM @extschema@.credential c WHERE c.locked_until IS NOT NULL;
 END
 $$;
 
@@ -854,6 +860,59 @@ CREATE FUNCTION @extschema@._clear_lockout(login regrole)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'olink_clear_lockout'
 LANGUAGE C STRICT;
+
+-- a login's VALID UNTIL (NULL: 'infinity'), set by olink itself: statements may not set it on a
+-- counterpart login
+CREATE FUNCTION @extschema@._set_valid_until(login regrole, valid_until timestamptz)
+RETURNS void
+AS 'MODULE_PATHNAME', 'olink_set_valid_until'
+LANGUAGE C;
+
+-- 第7(1)ウ: a locked-out credential's password is held expired in the catalog.  PostgreSQL then
+-- runs its mock exchange for every password, the right one included, so guessing while locked
+-- learns nothing (the door alone refuses only after SCRAM has confirmed a right password).  Run
+-- by the audit worker when a lockout starts; returns false when the login is no active credential.
+CREATE FUNCTION @extschema@._hold_password(login regrole, locked_until timestamptz, failures integer)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cr @extschema@.credential;
+BEGIN
+    UPDATE @extschema@.credential c SET locked_until = _hold_password.locked_until
+     WHERE c.login = _hold_password.login AND c.status = 'active'
+    RETURNING * INTO cr;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM @extschema@._set_valid_until(login, '-infinity');
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
+    VALUES (cr.counterpart_id, login::text, cr.credential_id, 'locked',
+            format('%s failed logins: locked until %s', failures, _hold_password.locked_until));
+    RETURN true;
+END
+$$;
+
+-- the hold ends (the lockout ran out, or unlock_credential): VALID UNTIL back to when the password expires
+CREATE FUNCTION @extschema@._release_password(login regrole, reason text)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cr @extschema@.credential;
+BEGIN
+    UPDATE @extschema@.credential c SET locked_until = NULL
+     WHERE c.login = _release_password.login AND c.locked_until IS NOT NULL
+    RETURNING * INTO cr;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM @extschema@._set_valid_until(login, cr.password_expires_at);
+    INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
+    VALUES (cr.counterpart_id, login::text, cr.credential_id, 'lock_ended', reason);
+    RETURN true;
+END
+$$;
 
 -- failed-login counts and lockouts, from shared memory
 CREATE FUNCTION @extschema@.lockouts(
@@ -1207,7 +1266,7 @@ BEGIN
     ELSE
         UPDATE @extschema@.credential c
            SET status = 'active', status_reason = NULL, holder = rq.holder, request_id = id,
-               password_set_at = now(), password_expires_at = expires
+               password_set_at = now(), password_expires_at = expires, locked_until = NULL
          WHERE c.credential_id = cred;
     END IF;
     UPDATE @extschema@.credential_request r SET status = 'issued', issued_by = session_user, issued_at = now()
@@ -1248,6 +1307,10 @@ BEGIN
         RAISE EXCEPTION 'password must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     expires := @extschema@._set_password(login, password, cp.name, attestation);
+    -- a new password does not end a lockout: it stays held expired until the lockout ends
+    IF cr.locked_until IS NOT NULL THEN
+        PERFORM @extschema@._set_valid_until(cr.login, '-infinity');
+    END IF;
     UPDATE @extschema@.credential c SET password_set_at = now(), password_expires_at = expires
      WHERE c.credential_id = cr.credential_id;
     INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
@@ -1350,6 +1413,7 @@ BEGIN
     was := @extschema@._clear_lockout(cr.login);
     INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
     VALUES (cr.counterpart_id, login, cr.credential_id, 'unlocked', reason);
+    PERFORM @extschema@._release_password(cr.login, 'unlocked');
     RETURN was;
 END
 $$;

@@ -196,6 +196,7 @@ extern uint64 olink_queue_put_quietly(const char *event, uint32 len, int wait_ms
 extern bool olink_queue_wait_written(uint64 endpos, int timeout_ms, bool quietly);
 extern uint64 olink_queue_head(void);
 extern void olink_queue_attach_worker(bool attach);
+extern void olink_queue_wake_worker(void);
 extern int	olink_queue_peek(StringInfo buf, Size max_bytes, uint64 *endpos, uint64 *lost);
 extern void olink_queue_release(uint64 endpos, int nevents, uint64 lost_written);
 extern uint64 olink_seal_requested(void);
@@ -236,6 +237,8 @@ extern void olink_credentials_changed(void);
 extern bool olink_auth_loaded(void);
 extern bool olink_auth_is_credential(Oid login);
 extern void olink_auth_load(void);
+extern bool olink_lockouts_due(void);
+extern void olink_lockouts_sync(void);
 extern void olink_auth_check(struct Port *port, int status, Oid login, char *terminal_out, size_t terminal_len);
 extern const char *olink_session_cut_off(void);
 extern void olink_annotate_cut_off(struct ErrorData *edata);

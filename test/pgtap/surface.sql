@@ -1,7 +1,7 @@
 -- The public surface: names, signatures, privileges.  Nothing is usable by PUBLIC; every
 -- SECURITY DEFINER function pins its search_path; settings have the contexts DESIGN.md gives.
 BEGIN;
-SELECT plan(79);
+SELECT plan(80);
 
 SELECT has_schema('olink');
 SELECT has_role('olink_admin');
@@ -134,6 +134,10 @@ SELECT is(array_agg(name || '=' || context ORDER BY name)::text,
 SELECT ok(NOT has_function_privilege('olink_credential_manager', 'olink._set_password(name, text, text, text)', 'EXECUTE')
           AND NOT has_function_privilege('olink_admin', 'olink._set_password(name, text, text, text)', 'EXECUTE'),
           'only olink itself sets passwords');
+SELECT ok(NOT has_function_privilege('olink_credential_manager', 'olink._set_valid_until(regrole, timestamptz)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_admin', 'olink._hold_password(regrole, timestamptz, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('olink_admin', 'olink._release_password(regrole, text)', 'EXECUTE'),
+          'only olink itself holds a locked-out password expired, and lets it go');
 
 -- check-outs and load (DESIGN.md: checkout(relation, key jsonb, ttl interval) → lock id)
 SELECT has_function('olink', 'checkout', ARRAY['regclass', 'jsonb', 'interval', 'interval']);

@@ -257,25 +257,73 @@ SELECT failed_logins || ':' || (locked_until > now() + interval '29 minutes') FR
 	'5:true', 'olink.credentials shows the credential locked for olink.lockout_duration');
 is( $node->safe_psql('postgres', q{SELECT failures FROM olink.lockouts() WHERE login = 'clerk_lock' AND locked_until IS NOT NULL}),
 	'5', 'so does olink.lockouts()');
+# the audit worker holds the password expired in the catalog: PostgreSQL's own SCRAM exchange then
+# fails for every password, so a right guess is not confirmed (the door alone refuses only after)
+ok( wait_until(sub { $node->safe_psql('postgres', q{
+SELECT r.rolvaliduntil = '-infinity' AND c.locked_until IS NOT NULL
+  FROM pg_roles r JOIN olink.credential c ON c.login = r.oid WHERE r.rolname = 'clerk_lock'}) eq 't' }, 10),
+	'locked: the password is held expired (VALID UNTIL -infinity, olink.credential.locked_until)');
+my $log_at = -s $node->logfile;
 ($ret, $out, $err) = try_login(tcp('clerk_lock'));
 isnt($ret, 0, 'locked, even the right password is refused');
 like($err, qr/password authentication failed for user "clerk_lock"/, 'with the generic message');
 unlike($err, qr/locked/i, 'the client is not told it is locked');
+like(slurp_file($node->logfile, $log_at), qr/User "clerk_lock" has an expired password/,
+	'PostgreSQL ran its mock exchange: the right password was not checked, so not confirmed');
 $node->safe_psql('postgres', 'SELECT olink.flush_audit()');
 my @lock_reasons = split /\n/, $node->safe_psql('postgres', q{
 SELECT reason FROM olink.connection_log WHERE kind = 'refused' AND login = 'clerk_lock' ORDER BY event_id});
 like($lock_reasons[0] // '', qr/^password authentication failed for user "clerk_lock": failed login 1 of 5$/,
 	'connection_log counts the first failure');
 like($lock_reasons[4] // '', qr/failed login 5 of 5: the credential is now locked until /, 'and the fifth locks');
-like($lock_reasons[5] // '', qr/^the credential is locked after 5 failed logins, until /,
-	'the right password while locked: the reason says locked');
+like($lock_reasons[5] // '', qr/^password authentication failed for user "clerk_lock": the credential is locked after 5 failed logins, until .* \(its password is held expired: no password was checked\)$/,
+	'the right password while locked: the reason says locked, and that no password was checked');
+# a password changed while locked stays held
+$node->safe_psql('postgres', q{SET SESSION AUTHORIZATION manager; SELECT olink.change_password('clerk_lock', 'Fifth-Pass-555')});
+is($node->safe_psql('postgres', q{SELECT rolvaliduntil = '-infinity' FROM pg_roles WHERE rolname = 'clerk_lock'}), 't',
+	'a new password given while locked is held expired too');
+$password{clerk_lock} = 'Fifth-Pass-555';
+# the lock outlives a restart: read back from olink.credential, held, refused
+$node->restart;
+$admin = session_start($node->connstr('postgres') . ' application_name=admin');
+ok( wait_until(sub { $node->safe_psql('postgres', q{
+SELECT count(*) FROM olink.lockouts() WHERE login = 'clerk_lock' AND locked_until > now() + interval '25 minutes'}) eq '1' }, 10),
+	'after a restart, the lockout is in force again until the same time');
+($ret, $out, $err) = try_login(tcp('clerk_lock'));
+isnt($ret, 0, 'and the right password is refused');
 is($node->safe_psql('postgres', q{SELECT olink.unlock_credential('clerk_lock', 'holder called the help desk')}),
 	't', 'unlock_credential');
 is( $node->safe_psql('postgres', q{
 SELECT coalesce(failed_logins, 0) || ':' || (locked_until IS NULL) FROM olink.credentials WHERE login = 'clerk_lock'}),
 	'0:true', 'olink.credentials shows it unlocked');
+is( $node->safe_psql('postgres', q{
+SELECT (r.rolvaliduntil = c.password_expires_at) || ':' || (c.locked_until IS NULL)
+  FROM pg_roles r JOIN olink.credential c ON c.login = r.oid WHERE r.rolname = 'clerk_lock'}),
+	'true:true', 'unlock_credential lets the hold go: VALID UNTIL is when the password expires again');
 ($ret, $out, $err) = try_login(tcp('clerk_lock'), 'SELECT current_user');
 is($out, 'clerk_lock', 'unlocked, the right password gets in');
+
+# a lockout that runs out: the worker lets the hold go by itself
+$node->safe_psql('postgres', q{ALTER SYSTEM SET olink.lockout_duration = 2; SELECT pg_reload_conf()});
+for my $n (1 .. $attempts)
+{
+	try_login(tcp('clerk_lock', "Wrong-Again-$n"));
+}
+ok( wait_until(sub { $node->safe_psql('postgres', q{
+SELECT rolvaliduntil = '-infinity' FROM pg_roles WHERE rolname = 'clerk_lock'}) eq 't' }, 10),
+	'locked again for 2 seconds: held');
+ok( wait_until(sub { $node->safe_psql('postgres', q{
+SELECT (r.rolvaliduntil = c.password_expires_at) AND c.locked_until IS NULL
+  FROM pg_roles r JOIN olink.credential c ON c.login = r.oid WHERE r.rolname = 'clerk_lock'}) eq 't' }, 10),
+	'when the lockout runs out, the hold is let go');
+($ret, $out, $err) = try_login(tcp('clerk_lock'), 'SELECT current_user');
+is($out, 'clerk_lock', 'and the right password gets in');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET olink.lockout_duration; SELECT pg_reload_conf()});
+is( $node->safe_psql('postgres', q{
+SELECT string_agg(action, ',' ORDER BY event_id) FROM olink.credential_history
+ WHERE login = 'clerk_lock' AND action IN ('locked', 'lock_ended', 'unlocked', 'password_changed')}),
+	'locked,password_changed,unlocked,lock_ended,locked,lock_ended',
+	'credential_history: each hold and its end, with the unlock');
 
 # --- expiry ------------------------------------------------------------------------------------------------
 my $expires = session_query($admin, q{SET olink.password_max_age = '3s';
