@@ -29,6 +29,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -89,6 +90,14 @@ static char *statement_purpose = NULL;
 static Oid	grant_live_funcoid = InvalidOid;
 static Oid	count_read_funcoid = InvalidOid;
 
+/*
+ * The session was found internal without reading the registry (its login is
+ * no credential and no member of olink_counterpart); the protected tables
+ * are read only when a statement first needs them.
+ */
+static bool session_by_membership = false;
+static bool relations_pending = false;
+
 /* entry of session.grants */
 typedef struct GrantSlot
 {
@@ -138,7 +147,7 @@ olink_relcache_callback(Datum arg, Oid relid)
 static void
 olink_role_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
-	if (session_valid && session.is_counterpart)
+	if (session_valid && (session.is_counterpart || session_by_membership))
 		session_valid = false;
 }
 
@@ -485,6 +494,67 @@ load_protected(void)
 }
 
 /*
+ * Is the login surely not a counterpart, without reading the registry?  In
+ * olink.database, once the shared copy of the credentials is in place: when
+ * it is no credential there (of any status) and no member of
+ * olink_counterpart (which issuing a credential makes it, in the issuing
+ * transaction).  A new session's first statement then costs no query.
+ * Anywhere else, or in doubt, the registry is read.
+ */
+static bool
+surely_internal(Oid login)
+{
+	static Oid	checked_db = InvalidOid;
+	static bool in_olink_database = false;
+	Oid			group;
+
+	if (checked_db != MyDatabaseId)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		in_olink_database = name != NULL && olink_database != NULL && strcmp(name, olink_database) == 0;
+		checked_db = MyDatabaseId;
+	}
+	if (!in_olink_database || !olink_auth_loaded() || olink_auth_is_credential(login))
+		return false;
+	group = get_role_oid("olink_counterpart", true);
+	return OidIsValid(group) && !is_member_of_role(login, group);
+}
+
+/*
+ * An internal session's protected tables, read when a statement first
+ * needs them (row security on a table it uses).
+ */
+static void
+load_relations(void)
+{
+	OlinkOwnQuery own;
+	uint64		before = inval_count;
+
+	if (!relations_pending || IsInParallelMode() || !IsTransactionState())
+		return;
+	olink_own_enter(&own);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "olink: SPI_connect failed");
+		load_protected();
+		SPI_finish();
+	}
+	PG_CATCH();
+	{
+		olink_own_abort(&own);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	olink_own_leave(&own);
+	relations_pending = false;
+	/* the registry changed while it was read: read it all again at the next statement */
+	if (before != inval_count)
+		session_valid = false;
+}
+
+/*
  * Reads what this backend needs.  Returns false when the result must not be
  * kept (the extension is being created right now).
  */
@@ -500,6 +570,8 @@ registry_load_once(void)
 	MemoryContextReset(olink_registry_cxt);
 	memset(&session, 0, sizeof(session));
 	memset(registry_relids, 0, sizeof(registry_relids));
+	session_by_membership = false;
+	relations_pending = false;
 	session_loaded_for = GetSessionUserId();
 	grant_live_funcoid = InvalidOid;
 	count_read_funcoid = InvalidOid;
@@ -535,6 +607,17 @@ registry_load_once(void)
 	ctl.entrysize = sizeof(GrantSlot);
 	session.grants = hash_create("olink grants", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	if (surely_internal(GetSessionUserId()))
+	{
+		char	   *login = GetUserNameFromId(GetSessionUserId(), true);
+
+		session.login = MemoryContextStrdup(olink_registry_cxt, login ? login : "(dropped role)");
+		session.installed = true;
+		session_by_membership = true;
+		relations_pending = true;
+		return true;
+	}
 
 	/*
 	 * The registry is not readable by the session user: read it, and look up
@@ -621,6 +704,8 @@ olink_session(void)
 OlinkRelation *
 olink_find_relation(OlinkSession *s, Oid relid)
 {
+	if (unlikely(relations_pending) && s == &session)
+		load_relations();
 	if (s->relations == NULL)
 		return NULL;
 	return hash_search(s->relations, &relid, HASH_FIND, NULL);
