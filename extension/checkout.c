@@ -838,11 +838,12 @@ release(int64 lock_id, const char *reason, bool forced)
 	Oid			holder;
 	char	   *holder_name;
 	bool		released;
+	TimestampTz expires_at;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");
 	args[0] = Int64GetDatum(lock_id);
-	own_query("SELECT relid::oid, key_hash, holder_oid, holder, released_at IS NOT NULL "
+	own_query("SELECT relid::oid, key_hash, holder_oid, holder, released_at IS NOT NULL, expires_at "
 			  "  FROM olink.checkout_lock WHERE lock_id = $1 FOR UPDATE",
 			  1, (Oid[]) {INT8OID}, args, " ", SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -857,6 +858,7 @@ release(int64 lock_id, const char *reason, bool forced)
 	holder = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 	holder_name = SPI_getvalue(tup, desc, 4);
 	released = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+	expires_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
 	if (released)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -867,6 +869,21 @@ release(int64 lock_id, const char *reason, bool forced)
 				 errmsg("check-out %lld is held by \"%s\"", (long long) lock_id, holder_name),
 				 errdetail("Only its holder checks a record in."),
 				 errhint("An administrator can release it with olink.force_release().")));
+	/*
+	 * An expired check-out held nothing since it expired: others may have
+	 * changed the record.  It stays on record as expired, not checked in.
+	 */
+	if (expires_at <= GetCurrentTimestamp())
+	{
+		SPI_finish();
+		remember(&key, lock_id, false);
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("check-out %lld expired at %s", (long long) lock_id, timestamptz_to_str(expires_at)),
+				 errdetail("Since then it has not held the record: others may have changed it. It stays on record as expired."),
+				 errhint("Check the record out again, with a longer ttl, before changing it.")));
+		return;
+	}
 
 	args[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(me, false)));
 	args[2] = CStringGetTextDatum(forced ? "forced" : "checkin");

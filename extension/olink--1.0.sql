@@ -779,6 +779,18 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist',
                   HINT = 'Revoke them with olink.revoke_access() first.';
     END IF;
+    -- a check-out in force would silently stop holding: end it first
+    IF EXISTS (SELECT FROM @extschema@.checkout_lock l
+                WHERE (l.relid = relation OR l.relid IN (SELECT t.relid FROM pg_partition_tree(relation) t))
+                  AND l.released_at IS NULL AND l.expires_at > now()) THEN
+        RAISE EXCEPTION 'table "%" has records checked out', relation
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('%s check-outs of its records are in force; unprotected, the table would no longer hold them.',
+                                  (SELECT count(*) FROM @extschema@.checkout_lock l
+                                    WHERE (l.relid = relation OR l.relid IN (SELECT t.relid FROM pg_partition_tree(relation) t))
+                                      AND l.released_at IS NULL AND l.expires_at > now())),
+                  HINT = 'End them with olink.checkin() or olink.force_release() first.';
+    END IF;
     -- ended grants stay as history; the relation keeps its registry row while any refers to it
     IF EXISTS (SELECT FROM @extschema@.access_grant g WHERE g.relid = relation) THEN
         RAISE EXCEPTION 'table "%" has grant history and stays registered', relation

@@ -172,6 +172,23 @@ UPDATE public.co_parted_1 SET v = 'x' WHERE id = 7;
 \set VERBOSITY default
 UPDATE public.co_parted SET v = 'x' WHERE id = 8;
 RESET SESSION AUTHORIZATION;
+-- a table with records checked out stays protected until they are checked in or released,
+-- its partitions' check-outs included
+SELECT olink.unprotect('public.co_kinds');
+SELECT olink.unprotect('public.co_parted');
+SELECT relation, state FROM olink.locks WHERE relation::text ~ 'co_(kinds|parted)' ORDER BY lock_id;
+SELECT count(olink.force_release(lock_id, 'table leaves olink')) AS released FROM olink.locks
+ WHERE relation::text ~ 'co_(kinds|parted)' AND state = 'held';
+SELECT olink.unprotect('public.co_kinds');
+SELECT olink.unprotect('public.co_parted');
+-- checked in after it expired: a warning, and it stays on record as expired
+SELECT olink.checkout('public.co_people', '{"person_id": 3}', '1 second') AS short_lock \gset
+SELECT pg_sleep(1.1);
+-- (the warning names the time it expired: its SQLSTATE only here)
+\set VERBOSITY sqlstate
+SELECT olink.checkin(:short_lock);
+\set VERBOSITY default
+SELECT state, released_at IS NULL AS not_released FROM olink.locks WHERE lock_id = :short_lock;
 
 DROP EXTENSION olink CASCADE;
 DROP TABLE public.co_people, public.co_pair, public.co_nokey, public.co_plain, public.co_kinds, public.co_parted;
