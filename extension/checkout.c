@@ -70,6 +70,7 @@ PG_FUNCTION_INFO_V1(olink_force_release);
 
 static int	max_checkouts = 16384;
 static int	checkout_max_ttl = 86400;	/* seconds */
+static int	max_checkouts_per_holder = 1000;	/* 0: no limit */
 
 typedef struct CheckoutKey
 {
@@ -743,6 +744,26 @@ olink_checkout(PG_FUNCTION_ARGS)
 		}
 		else
 		{
+			/* one holder may not take every entry there is */
+			if (max_checkouts_per_holder > 0)
+			{
+				HASH_SEQ_STATUS seq;
+				CheckoutEntry *o;
+				int			held = 0;
+
+				hash_seq_init(&seq, entries);
+				while ((o = hash_seq_search(&seq)) != NULL)
+					if (o->holder == me && entry_in_force(o, now))
+						held++;
+				if (held >= max_checkouts_per_holder)
+				{
+					LWLockRelease(shared->lock);
+					ereport(ERROR,
+							(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+							 errmsg("you hold %d check-outs, as many as olink.max_checkouts_per_holder allows", held),
+							 errhint("Check some in with olink.checkin() first.")));
+				}
+			}
 			PG_TRY();
 			{
 				e = enter(&key);
@@ -1031,6 +1052,11 @@ olink_checkout_init(void)
 							NULL,
 							&checkout_max_ttl, 86400, 1, INT_MAX,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("olink.max_checkouts_per_holder",
+							"How many check-outs in force one holder may have.",
+							"0 means no limit other than olink.max_checkouts.",
+							&max_checkouts_per_holder, 1000, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = checkout_shmem_request;

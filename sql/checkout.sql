@@ -189,9 +189,22 @@ SELECT pg_sleep(1.1);
 SELECT olink.checkin(:short_lock);
 \set VERBOSITY default
 SELECT state, released_at IS NULL AS not_released FROM olink.locks WHERE lock_id = :short_lock;
+-- one holder may not take every check-out there is: two more than it holds now, then no more
+CREATE TABLE public.co_many (id int PRIMARY KEY);
+INSERT INTO public.co_many SELECT generate_series(1, 3);
+SELECT olink.protect('public.co_many', 'many');
+SELECT set_config('olink.max_checkouts_per_holder',
+                  (SELECT count(*) + 2 FROM olink.locks WHERE holder = session_user AND state = 'held')::text, false) IS NOT NULL AS set;
+SELECT olink.checkout('public.co_many', '{"id": 1}', '1 hour') > 0 AS taken;
+SELECT olink.checkout('public.co_many', '{"id": 2}', '1 hour') > 0 AS taken;
+\set VERBOSITY terse
+SELECT olink.checkout('public.co_many', '{"id": 3}', '1 hour') > 0 AS taken;
+\set VERBOSITY default
+RESET olink.max_checkouts_per_holder;
+SELECT olink.checkout('public.co_many', '{"id": 3}', '1 hour') > 0 AS taken;
 
 DROP EXTENSION olink CASCADE;
-DROP TABLE public.co_people, public.co_pair, public.co_nokey, public.co_plain, public.co_kinds, public.co_parted;
+DROP TABLE public.co_people, public.co_pair, public.co_nokey, public.co_plain, public.co_kinds, public.co_parted, public.co_many;
 DROP FUNCTION public.co_count();
 DROP OWNED BY co_clerk, co_reader, co_cp, co_agent;
 DROP ROLE co_clerk, co_reader, co_cp, co_agent;

@@ -128,7 +128,7 @@ SELECT ok(has_function_privilege('olink_admin', 'olink.add_terminal(text, text, 
           AND NOT has_function_privilege('olink_auditor', 'olink.add_terminal(text, text, text, cidr[], text, boolean, boolean)', 'EXECUTE'),
           'admins register terminals; auditors do not');
 SELECT is(array_agg(name || '=' || context ORDER BY name)::text,
-          '{olink.lockout_attempts=superuser,olink.lockout_duration=superuser,olink.max_checkouts=postmaster,olink.max_credentials=postmaster,olink.max_quota_counters=postmaster,olink.max_terminals=postmaster,olink.password_history=superuser,olink.password_max_age=superuser,olink.password_min_classes=superuser,olink.password_min_length=superuser}',
+          '{olink.lockout_attempts=superuser,olink.lockout_duration=superuser,olink.max_checkouts=postmaster,olink.max_checkouts_per_holder=superuser,olink.max_credentials=postmaster,olink.max_quota_counters=postmaster,olink.max_terminals=postmaster,olink.password_history=superuser,olink.password_max_age=superuser,olink.password_min_classes=superuser,olink.password_min_length=superuser}',
           'credential settings are superuser-only or set at server start')
   FROM pg_settings WHERE name ~ '^olink\.(lockout|password|max_)';
 SELECT ok(NOT has_function_privilege('olink_credential_manager', 'olink._set_password(name, text, text, text)', 'EXECUTE')
