@@ -2090,7 +2090,7 @@ BEGIN
             VALUES (s.counterpart_id, 'connections', to_char(now(), 'YYYY-MM-DD HH24:MI'), s.sessions,
                     s.max_connections, format('counterpart %s has %s of %s sessions', s.counterpart, s.sessions, s.max_connections))
             ON CONFLICT DO NOTHING RETURNING * INTO a;
-            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', json_build_object('alert_id', a.alert_id, 'kind', a.kind)::text); END IF;
         END IF;
         IF s.max_statements_per_minute IS NOT NULL AND s.statements_minute >= s.max_statements_per_minute * pct / 100 THEN
             INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
@@ -2098,14 +2098,14 @@ BEGIN
                     s.max_statements_per_minute,
                     format('counterpart %s ran %s statements this minute, limit %s', s.counterpart, s.statements_minute, s.max_statements_per_minute))
             ON CONFLICT DO NOTHING RETURNING * INTO a;
-            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', json_build_object('alert_id', a.alert_id, 'kind', a.kind)::text); END IF;
         END IF;
         IF s.max_rows_per_day IS NOT NULL AND s.rows_day >= s.max_rows_per_day * pct / 100 THEN
             INSERT INTO @extschema@.alert (counterpart_id, kind, period, value, threshold, message)
             VALUES (s.counterpart_id, 'rows_per_day', current_date::text, s.rows_day, s.max_rows_per_day,
                     format('counterpart %s read %s rows today, limit %s', s.counterpart, s.rows_day, s.max_rows_per_day))
             ON CONFLICT DO NOTHING RETURNING * INTO a;
-            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', json_build_object('alert_id', a.alert_id, 'kind', a.kind)::text); END IF;
         END IF;
         -- more refusals than the last alert counted (the count is since the server started)
         IF s.refused_statements > coalesce((SELECT max(x.value) FROM @extschema@.alert x
@@ -2116,7 +2116,7 @@ BEGIN
                     format('counterpart %s had %s statements refused by its rate limit since the server started',
                            s.counterpart, s.refused_statements))
             ON CONFLICT DO NOTHING RETURNING * INTO a;
-            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', json_build_object('alert_id', a.alert_id, 'kind', a.kind)::text); END IF;
         END IF;
     END LOOP;
     FOR s IN SELECT * FROM @extschema@.audit_status() LOOP
@@ -2125,14 +2125,14 @@ BEGIN
             VALUES ('audit_queue', to_char(now(), 'YYYY-MM-DD HH24:MI'), round(100.0 * s.queue_used / s.queue_bytes, 1), pct,
                     format('the audit queue is %s%% full', round(100.0 * s.queue_used / s.queue_bytes, 1)))
             ON CONFLICT DO NOTHING RETURNING * INTO a;
-            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', json_build_object('alert_id', a.alert_id, 'kind', a.kind)::text); END IF;
         END IF;
         IF s.lost_events > 0 THEN
             INSERT INTO @extschema@.alert (kind, period, value, threshold, message)
             VALUES ('audit_lost_events', to_char(now(), 'YYYY-MM-DD HH24'), s.lost_events, 0,
                     format('%s audit events could not be queued and were counted instead', s.lost_events))
             ON CONFLICT DO NOTHING RETURNING * INTO a;
-            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', row_to_json(a)::text); END IF;
+            IF FOUND THEN n := n + 1; PERFORM pg_notify('olink_alert', json_build_object('alert_id', a.alert_id, 'kind', a.kind)::text); END IF;
         END IF;
     END LOOP;
     RETURN n;
