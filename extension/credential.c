@@ -1075,16 +1075,16 @@ olink_auth_check(Port *port, int status, Oid login, char *terminal_out, size_t t
 	{
 		Lockout    *l;
 		TimestampTz now = GetCurrentTimestamp();
+		bool		held;
 
 		if (status != STATUS_ERROR || !OidIsValid(login))
 			return;
 		/* locked: not counted; while the hold is on, PostgreSQL checked no password */
+		held = role_valid_until(login) == DT_NOBEGIN;
 		LWLockAcquire(auth->lock, LW_SHARED);
 		l = lockout_entry(login, false);
 		if (l != NULL && l->locked_until > now)
 		{
-			bool		held = role_valid_until(login) == DT_NOBEGIN;
-
 			olink_auth_refusal = MemoryContextStrdup(TopMemoryContext,
 													 psprintf("the credential is locked after %d failed logins, until %s%s",
 															  l->failures, timestamptz_to_str(l->locked_until),
