@@ -1619,6 +1619,22 @@ olink_credential_guard_utility(Node *parsetree)
 	}
 }
 
+/* ALTER ROLE login WITH options, as a statement node for AlterRole() */
+static AlterRoleStmt *
+alter_role_stmt(char *login, List *options)
+{
+	RoleSpec   *rs = makeNode(RoleSpec);
+	AlterRoleStmt *stmt = makeNode(AlterRoleStmt);
+
+	rs->roletype = ROLESPEC_CSTRING;
+	rs->rolename = login;
+	rs->location = -1;
+	stmt->role = rs;
+	stmt->action = +1;
+	stmt->options = options;
+	return stmt;
+}
+
 /*
  * olink._set_password(login, password, counterpart, attestation): sets the
  * password of a credential's login and its validity, through AlterRole()
@@ -1631,7 +1647,6 @@ olink_set_password(PG_FUNCTION_ARGS)
 	char	   *login;
 	char	   *password;
 	AlterRoleStmt *stmt;
-	RoleSpec   *rs;
 	ParseState *pstate;
 	TimestampTz expires = 0;
 	char	   *valid_until;
@@ -1660,15 +1675,8 @@ olink_set_password(PG_FUNCTION_ARGS)
 	else
 		valid_until = pstrdup("infinity");
 
-	rs = makeNode(RoleSpec);
-	rs->roletype = ROLESPEC_CSTRING;
-	rs->rolename = login;
-	rs->location = -1;
-	stmt = makeNode(AlterRoleStmt);
-	stmt->role = rs;
-	stmt->action = +1;
-	stmt->options = list_make2(makeDefElem("password", (Node *) makeString(password), -1),
-							   makeDefElem("validUntil", (Node *) makeString(valid_until), -1));
+	stmt = alter_role_stmt(login, list_make2(makeDefElem("password", (Node *) makeString(password), -1),
+											 makeDefElem("validUntil", (Node *) makeString(valid_until), -1)));
 	pstate = make_parsestate(NULL);
 
 	expected_login = login;
@@ -1785,7 +1793,6 @@ Datum
 olink_set_valid_until(PG_FUNCTION_ARGS)
 {
 	AlterRoleStmt *stmt;
-	RoleSpec   *rs;
 	char	   *name;
 	char	   *valid_until;
 
@@ -1801,14 +1808,7 @@ olink_set_valid_until(PG_FUNCTION_ARGS)
 	valid_until = PG_ARGISNULL(1) ? pstrdup("infinity") :
 		pstrdup(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(1)));
 
-	rs = makeNode(RoleSpec);
-	rs->roletype = ROLESPEC_CSTRING;
-	rs->rolename = name;
-	rs->location = -1;
-	stmt = makeNode(AlterRoleStmt);
-	stmt->role = rs;
-	stmt->action = +1;
-	stmt->options = list_make1(makeDefElem("validUntil", (Node *) makeString(valid_until), -1));
+	stmt = alter_role_stmt(name, list_make1(makeDefElem("validUntil", (Node *) makeString(valid_until), -1)));
 	(void) AlterRole(make_parsestate(NULL), stmt);
 	CommandCounterIncrement();
 	PG_RETURN_VOID();
