@@ -557,7 +557,8 @@ relation_protected(Oid relid)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "olink: SPI_connect failed");
-	own_query("SELECT FROM olink.protected_relation WHERE relid = $1 AND dropped_at IS NULL",
+	/* kept locked to the end of the transaction: unprotect() waits, then sees the check-out */
+	own_query("SELECT FROM olink.protected_relation WHERE relid = $1 AND dropped_at IS NULL FOR KEY SHARE",
 			  1, (Oid[]) {REGCLASSOID}, &arg, " ", SPI_OK_SELECT);
 	result = SPI_processed > 0;
 	SPI_finish();

@@ -216,6 +216,18 @@ static SessionSlot *my_slot = NULL;
 static bool registry_dirty = false;
 static AuthCopy *pending_copy = NULL;
 
+/*
+ * Lockouts cleared by this transaction (unlock_credential, issue_credential):
+ * cleared in shared memory when it commits, forgotten if it, or the
+ * subtransaction that cleared them, aborts.
+ */
+typedef struct PendingUnlock
+{
+	Oid			login;
+	SubTransactionId subid;
+} PendingUnlock;
+static List *pending_unlocks = NIL;
+
 /* set by olink._set_password() around its ALTER ROLE */
 static const char *expected_login = NULL;
 static const char *expected_counterpart = NULL;
@@ -646,6 +658,48 @@ olink_auth_load(void)
 		publish(copy);
 }
 
+static Lockout *lockout_entry(Oid login, bool create);
+
+/* at commit: the lockouts this transaction cleared */
+static void
+clear_lockouts_now(void)
+{
+	ListCell   *lc;
+
+	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	foreach(lc, pending_unlocks)
+	{
+		Lockout    *l = lockout_entry(((PendingUnlock *) lfirst(lc))->login, false);
+
+		if (l != NULL)
+		{
+			l->login = InvalidOid;
+			l->failures = 0;
+			l->locked_until = 0;
+		}
+	}
+	/* a hold the transaction did not let go itself: the worker does */
+	auth->lockout_changed = true;
+	LWLockRelease(auth->lock);
+	pending_unlocks = NIL;
+	olink_queue_wake_worker();
+}
+
+static void
+credential_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || pending_unlocks == NIL)
+		return;
+	foreach(lc, pending_unlocks)
+	{
+		if (((PendingUnlock *) lfirst(lc))->subid >= mySubid)
+			pending_unlocks = foreach_delete_current(pending_unlocks, lc);
+	}
+}
+
 static void
 credential_xact_callback(XactEvent event, void *arg)
 {
@@ -672,9 +726,11 @@ credential_xact_callback(XactEvent event, void *arg)
 				publish(pending_copy);
 			pending_copy = NULL;
 			registry_dirty = false;
+			if (pending_unlocks != NIL)
+				clear_lockouts_now();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (registry_dirty)
+			if (registry_dirty || pending_unlocks != NIL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot prepare a transaction that changed olink's registry")));
@@ -683,6 +739,7 @@ credential_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			pending_copy = NULL;
 			registry_dirty = false;
+			pending_unlocks = NIL;
 			break;
 		default:
 			break;
@@ -1766,21 +1823,24 @@ olink_clear_lockout(PG_FUNCTION_ARGS)
 
 	if (auth == NULL)
 		PG_RETURN_BOOL(false);
-	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	LWLockAcquire(auth->lock, LW_SHARED);
 	{
 		Lockout    *l = lockout_entry(login, false);
 
 		if (l != NULL)
-		{
 			was = l->failures > 0 || l->locked_until > GetCurrentTimestamp();
-			l->login = InvalidOid;
-			l->failures = 0;
-			l->locked_until = 0;
-			/* the caller lets the hold go; should it roll back, the worker does */
-			auth->lockout_changed = true;
-		}
 	}
 	LWLockRelease(auth->lock);
+	/* cleared when the transaction commits: a rolled-back unlock unlocks nothing */
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		PendingUnlock *p = palloc(sizeof(PendingUnlock));
+
+		p->login = login;
+		p->subid = GetCurrentSubTransactionId();
+		pending_unlocks = lappend(pending_unlocks, p);
+		MemoryContextSwitchTo(old);
+	}
 	PG_RETURN_BOOL(was);
 }
 
@@ -1831,6 +1891,50 @@ olink_lockouts_due(void)
 }
 
 /*
+ * One hold or release, in a subtransaction of its own, waiting for no row
+ * lock (lock_timeout is short): a failure is logged and tried again later,
+ * and does not keep the other logins from being held.
+ */
+static bool
+lockout_statement(const char *sql, int nargs, Oid *types, Datum *args, const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0);
+
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "%s", SPI_result_code_string(rc));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(LOG,
+				(errmsg("olink: could not %s: %s", what, edata->message),
+				 errdetail("The audit worker tries again in a second.")));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * The audit worker, in a transaction, connected to SPI: makes the passwords
  * held expired in the catalog (olink.credential.locked_until, VALID UNTIL
  * '-infinity') match the lockouts in shared memory.  A lockout in force whose
@@ -1849,9 +1953,13 @@ olink_lockouts_sync(void)
 	Lockout    *want;
 	TimestampTz next = 0;
 	int			rc;
+	bool		retry = false;
 
 	if (auth == NULL)
 		return;
+	/* a row another transaction holds (a holder changing its password, say) is not waited for */
+	(void) set_config_option("lock_timeout", "20", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	if (!OidIsValid(get_extension_oid("olink", true)))
 	{
 		/* nothing is held where olink is not */
@@ -1920,10 +2028,10 @@ olink_lockouts_sync(void)
 			Datum		args[3] = {ObjectIdGetDatum(want[i].login), TimestampTzGetDatum(want[i].locked_until),
 			Int32GetDatum(want[i].failures)};
 
-			rc = SPI_execute_with_args("SELECT olink._hold_password($1::regrole, $2, $3)", 3,
-									   (Oid[]) {OIDOID, TIMESTAMPTZOID, INT4OID}, args, NULL, false, 0);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "olink: could not hold a locked-out password: %s", SPI_result_code_string(rc));
+			if (!lockout_statement("SELECT olink._hold_password($1::regrole, $2, $3)", 3,
+								   (Oid[]) {OIDOID, TIMESTAMPTZOID, INT4OID}, args,
+								   "hold a locked-out password"))
+				retry = true;
 		}
 		if (next == 0 || want[i].locked_until < next)
 			next = want[i].locked_until;
@@ -1941,11 +2049,18 @@ olink_lockouts_sync(void)
 			Datum		args[2] = {ObjectIdGetDatum(held_login[j]),
 			CStringGetTextDatum(held_until[j] <= now ? "the lockout ran out" : "the lockout was cleared")};
 
-			rc = SPI_execute_with_args("SELECT olink._release_password($1::regrole, $2)", 2,
-									   (Oid[]) {OIDOID, TEXTOID}, args, NULL, false, 0);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "olink: could not let a held password go: %s", SPI_result_code_string(rc));
+			if (!lockout_statement("SELECT olink._release_password($1::regrole, $2)", 2,
+								   (Oid[]) {OIDOID, TEXTOID}, args, "let a held password go"))
+				retry = true;
 		}
+	}
+	/* what failed is tried again in a second */
+	if (retry)
+	{
+		TimestampTz again = TimestampTzPlusMilliseconds(now, 1000);
+
+		if (next == 0 || again < next)
+			next = again;
 	}
 	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 	auth->next_release = next;
@@ -2044,4 +2159,5 @@ olink_credential_init(void)
 	prev_check_password_hook = check_password_hook;
 	check_password_hook = olink_check_password;
 	RegisterXactCallback(credential_xact_callback, NULL);
+	RegisterSubXactCallback(credential_subxact_callback, NULL);
 }

@@ -529,6 +529,9 @@ olink_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	 */
 	if (olink_exec_depth == 0)
 		sweep_held_cursors();
+	/* no registry read is possible in parallel mode: what an internal session defers, read now */
+	if (queryDesc->plannedstmt->parallelModeNeeded && !IsInParallelMode())
+		olink_registry_before_parallel();
 	if (olink_check_range_table(queryDesc->plannedstmt->rtable, true))
 		prechecked_rtable = queryDesc->plannedstmt->rtable;
 

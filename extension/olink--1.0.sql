@@ -137,6 +137,8 @@ CREATE TABLE @extschema@.credential (
     -- locked out after failed logins: until then olink holds the login's password expired in the
     -- catalog (VALID UNTIL '-infinity'), so PostgreSQL checks no password, the right one included
     locked_until    timestamptz,
+    -- the login's VALID UNTIL before the hold, given back when it ends (NULL: none)
+    saved_valid_until timestamptz,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name NOT NULL DEFAULT session_user
 );
@@ -770,7 +772,9 @@ AS $$
 DECLARE
     p record;
 BEGIN
-    SELECT * INTO p FROM @extschema@.protected_relation pr WHERE pr.relid = relation AND pr.dropped_at IS NULL;
+    -- locked first: a check-out being taken (it holds the row FOR KEY SHARE) commits before the check below
+    SELECT * INTO p FROM @extschema@.protected_relation pr WHERE pr.relid = relation AND pr.dropped_at IS NULL
+       FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table "%" is not protected', relation USING ERRCODE = 'undefined_object';
     END IF;
@@ -891,7 +895,11 @@ AS $$
 DECLARE
     cr @extschema@.credential;
 BEGIN
-    UPDATE @extschema@.credential c SET locked_until = _hold_password.locked_until
+    -- the VALID UNTIL to give back: the one before the first hold (a new hold only moves the end)
+    UPDATE @extschema@.credential c SET locked_until = _hold_password.locked_until,
+           saved_valid_until = CASE WHEN c.locked_until IS NULL
+                                    THEN (SELECT r.rolvaliduntil FROM pg_roles r WHERE r.oid = c.login)
+                                    ELSE c.saved_valid_until END
      WHERE c.login = _hold_password.login AND c.status = 'active'
     RETURNING * INTO cr;
     IF NOT FOUND THEN
@@ -905,7 +913,7 @@ BEGIN
 END
 $$;
 
--- the hold ends (the lockout ran out, or unlock_credential): VALID UNTIL back to when the password expires
+-- the hold ends (the lockout ran out, or unlock_credential): VALID UNTIL back to what it was
 CREATE FUNCTION @extschema@._release_password(login regrole, reason text)
 RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -913,13 +921,15 @@ AS $$
 DECLARE
     cr @extschema@.credential;
 BEGIN
-    UPDATE @extschema@.credential c SET locked_until = NULL
+    SELECT * INTO cr FROM @extschema@.credential c
      WHERE c.login = _release_password.login AND c.locked_until IS NOT NULL
-    RETURNING * INTO cr;
+       FOR UPDATE;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    PERFORM @extschema@._set_valid_until(login, cr.password_expires_at);
+    UPDATE @extschema@.credential c SET locked_until = NULL, saved_valid_until = NULL
+     WHERE c.credential_id = cr.credential_id;
+    PERFORM @extschema@._set_valid_until(login, cr.saved_valid_until);
     INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
     VALUES (cr.counterpart_id, login::text, cr.credential_id, 'lock_ended', reason);
     RETURN true;
@@ -1278,7 +1288,8 @@ BEGIN
     ELSE
         UPDATE @extschema@.credential c
            SET status = 'active', status_reason = NULL, holder = rq.holder, request_id = id,
-               password_set_at = now(), password_expires_at = expires, locked_until = NULL
+               password_set_at = now(), password_expires_at = expires, locked_until = NULL,
+               saved_valid_until = NULL
          WHERE c.credential_id = cred;
     END IF;
     UPDATE @extschema@.credential_request r SET status = 'issued', issued_by = session_user, issued_at = now()
@@ -1323,7 +1334,8 @@ BEGIN
     IF cr.locked_until IS NOT NULL THEN
         PERFORM @extschema@._set_valid_until(cr.login, '-infinity');
     END IF;
-    UPDATE @extschema@.credential c SET password_set_at = now(), password_expires_at = expires
+    UPDATE @extschema@.credential c SET password_set_at = now(), password_expires_at = expires,
+           saved_valid_until = CASE WHEN c.locked_until IS NOT NULL THEN expires END
      WHERE c.credential_id = cr.credential_id;
     INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
     VALUES (cr.counterpart_id, login, cr.credential_id, 'password_changed', @extschema@._attested(login));
@@ -1422,6 +1434,7 @@ DECLARE
     was boolean;
 BEGIN
     PERFORM @extschema@._require_reason(reason, 'unlocking a credential');
+    PERFORM @extschema@._require_manager(cr.counterpart_id, 'unlock its credentials');
     was := @extschema@._clear_lockout(cr.login);
     INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
     VALUES (cr.counterpart_id, login, cr.credential_id, 'unlocked', reason);

@@ -336,6 +336,7 @@ extern Oid	olink_grant_live_function(void);
 extern bool olink_purpose_registered(OlinkSession *s, const char *purpose, TimestampTz now);
 extern void olink_require_purpose(OlinkSession *s, const char *purpose);
 extern OlinkSession *olink_session(void);
+extern void olink_registry_before_parallel(void);
 extern OlinkRelation *olink_find_relation(OlinkSession *s, Oid relid);
 extern OlinkGrant *olink_find_grant(OlinkSession *s, int64 grant_id);
 extern bool olink_purpose_valid(OlinkSession *s, TimestampTz now);

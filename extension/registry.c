@@ -555,6 +555,21 @@ load_relations(void)
 }
 
 /*
+ * A plan about to run in parallel mode, where no registry read is possible
+ * (functions it calls may meet a protected table): the protected tables an
+ * internal session has not read yet are read now.
+ */
+void
+olink_registry_before_parallel(void)
+{
+	if (olink_in_registry_read)
+		return;
+	(void) olink_session();		/* read now if stale */
+	if (unlikely(relations_pending))
+		load_relations();
+}
+
+/*
  * Reads what this backend needs.  Returns false when the result must not be
  * kept (the extension is being created right now).
  */

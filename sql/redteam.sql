@@ -117,6 +117,24 @@ GRANT SELECT ON rt.people TO rt_clerk;
 SET SESSION AUTHORIZATION rt_clerk;
 SELECT count(*) FROM rt.people;
 RESET SESSION AUTHORIZATION;
+-- ... and when it first meets one in a function run during a parallel plan (no registry read is
+-- possible in parallel mode: the protected tables are read before it starts)
+CREATE TABLE rt.big AS SELECT g FROM generate_series(1, 1000) g;
+GRANT SELECT ON rt.big TO rt_clerk;
+CREATE FUNCTION rt.npeople() RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+  AS $$BEGIN RETURN (SELECT count(*) FROM rt.people); END$$;
+\c
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET SESSION AUTHORIZATION rt_clerk;
+SELECT rt.npeople(), count(*) FROM rt.big;
+SELECT rt.npeople();
+EXPLAIN (COSTS OFF) SELECT rt.npeople(), count(*) FROM rt.big;
+RESET SESSION AUTHORIZATION;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
 
 DROP EXTENSION olink CASCADE;
 DROP SCHEMA rt CASCADE;
