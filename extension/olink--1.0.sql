@@ -901,6 +901,7 @@ BEGIN
                                     THEN (SELECT r.rolvaliduntil FROM pg_roles r WHERE r.oid = c.login)
                                     ELSE c.saved_valid_until END
      WHERE c.login = _hold_password.login AND c.status = 'active'
+       AND EXISTS (SELECT FROM pg_roles r WHERE r.oid = c.login)
     RETURNING * INTO cr;
     IF NOT FOUND THEN
         RETURN false;
@@ -929,7 +930,10 @@ BEGIN
     END IF;
     UPDATE @extschema@.credential c SET locked_until = NULL, saved_valid_until = NULL
      WHERE c.credential_id = cr.credential_id;
-    PERFORM @extschema@._set_valid_until(login, cr.saved_valid_until);
+    -- a login dropped meanwhile has nothing to give back
+    IF EXISTS (SELECT FROM pg_roles r WHERE r.oid = login) THEN
+        PERFORM @extschema@._set_valid_until(login, cr.saved_valid_until);
+    END IF;
     INSERT INTO @extschema@.credential_event (counterpart_id, login, credential_id, action, reason)
     VALUES (cr.counterpart_id, login::text, cr.credential_id, 'lock_ended', reason);
     RETURN true;
