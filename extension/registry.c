@@ -4,8 +4,9 @@
  *		The per-backend cache of the registry, and who the session is.
  *
  * Every statement of a counterpart session is decided from this cache: no
- * query runs on the hot path.  The cache is filled by a few SPI queries the
- * first time it is needed, and thrown away when a relcache invalidation
+ * query runs on the hot path.  The cache is filled by direct scans of the
+ * registry tables (no SQL to parse and plan) the first time it is needed,
+ * and thrown away when a relcache invalidation
  * names a registry table or a protected relation.  Registry tables carry a
  * trigger (olink_registry_changed) that queues such an invalidation, so a
  * change reaches every backend when it commits; counterpart sessions accept
@@ -23,10 +24,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -40,11 +49,13 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -238,7 +249,7 @@ static TimestampTz
 get_timestamp(HeapTuple tup, TupleDesc desc, int col, bool open_end)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum		d = heap_getattr(tup, col, desc, &isnull);
 	TimestampTz ts;
 
 	if (!isnull)
@@ -254,7 +265,7 @@ static char *
 get_text(HeapTuple tup, TupleDesc desc, int col)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum		d = heap_getattr(tup, col, desc, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
 }
@@ -287,19 +298,118 @@ olink_own_leave(OlinkOwnQuery *q)
 }
 
 /* runs one registry query with the latest snapshot */
-static void
-registry_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
+/*
+ * The registry tables are read directly, not through SQL: a new backend's
+ * first statement then does not parse and plan olink's queries on cold
+ * caches.  Each is scanned with the latest snapshot, through an index whose
+ * first column is the key when there is one.
+ */
+enum
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-	int			rc;
+	REG_COUNTERPART = 0,
+	REG_AGREEMENT,
+	REG_PROTECTED,
+	REG_CREDENTIAL,
+	REG_GRANT
+};
 
-	if (plan == NULL)
-		elog(ERROR, "olink: could not prepare registry query: %s",
-			 SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
-							  InvalidSnapshot, true, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "olink: registry query failed: %s", SPI_result_code_string(rc));
+typedef struct RegistryScan
+{
+	Relation	rel;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	TupleDesc	desc;
+} RegistryScan;
+
+static AttrNumber
+registry_att(Relation rel, const char *column)
+{
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), column);
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("olink's registry table \"%s\" has no column \"%s\"",
+						RelationGetRelationName(rel), column)));
+	return att;
+}
+
+static bool
+index_is_btree(Oid indexoid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	result = ((Form_pg_class) GETSTRUCT(tup))->relam == BTREE_AM_OID;
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/* a btree index of rel whose first column is att, else InvalidOid */
+static Oid
+registry_index(Relation rel, AttrNumber att)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			result = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tup);
+		if (index->indisvalid && index->indnkeyatts >= 1 && index->indkey.values[0] == att &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL) &&
+			index_is_btree(index->indexrelid))
+			result = index->indexrelid;
+		ReleaseSysCache(tup);
+		if (OidIsValid(result))
+			break;
+	}
+	list_free(indexes);
+	return result;
+}
+
+/* rows of a registry table; with keycol, those whose keycol = key (by eqproc) */
+static void
+registry_scan_begin(RegistryScan *rs, int table, const char *keycol, RegProcedure eqproc, Datum key)
+{
+	ScanKeyData skey;
+	Oid			index = InvalidOid;
+
+	rs->rel = table_open(registry_relids[table], AccessShareLock);
+	rs->desc = RelationGetDescr(rs->rel);
+	rs->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	if (keycol != NULL)
+	{
+		AttrNumber	att = registry_att(rs->rel, keycol);
+
+		ScanKeyInit(&skey, att, BTEqualStrategyNumber, eqproc, key);
+		index = registry_index(rs->rel, att);
+	}
+	rs->scan = systable_beginscan(rs->rel, index, OidIsValid(index), rs->snapshot,
+								  keycol != NULL ? 1 : 0, &skey);
+}
+
+static HeapTuple
+registry_scan_next(RegistryScan *rs)
+{
+	return systable_getnext(rs->scan);
+}
+
+static void
+registry_scan_end(RegistryScan *rs)
+{
+	systable_endscan(rs->scan);
+	UnregisterSnapshot(rs->snapshot);
+	/* the lock is kept to the end of the transaction, as a query's would be */
+	table_close(rs->rel, NoLock);
 }
 
 static OlinkRelation *
@@ -319,40 +429,68 @@ relation_entry(Oid relid)
 	return r;
 }
 
+static int
+grant_id_cmp(const void *a, const void *b)
+{
+	int64		x = (*(OlinkGrant *const *) a)->id;
+	int64		y = (*(OlinkGrant *const *) b)->id;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* the counterpart's grants that are not revoked, in grant_id order */
 static void
 load_grants(void)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	uint64		i;
+	RegistryScan rs;
+	HeapTuple	tup;
+	AttrNumber	a_id,
+				a_relid,
+				a_privs,
+				a_cols,
+				a_filter,
+				a_purposes,
+				a_from,
+				a_until,
+				a_stmt,
+				a_day,
+				a_revoked;
+	OlinkGrant **grants;
+	int			ngrants = 0;
+	int			cap = 16;
+	MemoryContext old = MemoryContextSwitchTo(olink_registry_cxt);
 
-	values[0] = Int64GetDatum(session.counterpart_id);
-	registry_query("SELECT grant_id, relid::pg_catalog.oid, privileges, columns, row_filter,"
-				   "       purposes, valid_from, valid_until,"
-				   "       coalesce(max_rows_per_statement, 0), coalesce(max_rows_per_day, 0)"
-				   "  FROM olink.access_grant"
-				   " WHERE counterpart_id = $1 AND revoked_at IS NULL"
-				   " ORDER BY grant_id",
-				   1, argtypes, values);
+	registry_scan_begin(&rs, REG_GRANT, "counterpart_id", F_INT8EQ, Int64GetDatum(session.counterpart_id));
+	a_id = registry_att(rs.rel, "grant_id");
+	a_relid = registry_att(rs.rel, "relid");
+	a_privs = registry_att(rs.rel, "privileges");
+	a_cols = registry_att(rs.rel, "columns");
+	a_filter = registry_att(rs.rel, "row_filter");
+	a_purposes = registry_att(rs.rel, "purposes");
+	a_from = registry_att(rs.rel, "valid_from");
+	a_until = registry_att(rs.rel, "valid_until");
+	a_stmt = registry_att(rs.rel, "max_rows_per_statement");
+	a_day = registry_att(rs.rel, "max_rows_per_day");
+	a_revoked = registry_att(rs.rel, "revoked_at");
+	grants = palloc(sizeof(OlinkGrant *) * cap);
 
-	for (i = 0; i < SPI_processed; i++)
+	while ((tup = registry_scan_next(&rs)) != NULL)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext old = MemoryContextSwitchTo(olink_registry_cxt);
-		OlinkGrant *g = palloc0(sizeof(OlinkGrant));
-		OlinkRelation *r;
+		TupleDesc	desc = rs.desc;
+		OlinkGrant *g;
 		bool		isnull;
 		Datum		d;
 		int			n;
 		char	  **privs;
 		int			j;
-		GrantSlot  *slot;
-		bool		found;
 
-		g->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		g->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		privs = text_array_to_cstrings(SPI_getbinval(tup, desc, 3, &isnull), TEXTOID, &n);
+		(void) heap_getattr(tup, a_revoked, desc, &isnull);
+		if (!isnull)
+			continue;
+		g = palloc0(sizeof(OlinkGrant));
+		g->id = DatumGetInt64(heap_getattr(tup, a_id, desc, &isnull));
+		g->relid = DatumGetObjectId(heap_getattr(tup, a_relid, desc, &isnull));
+		privs = text_array_to_cstrings(heap_getattr(tup, a_privs, desc, &isnull), TEXTOID, &n);
 		for (j = 0; j < n; j++)
 		{
 			if (strcmp(privs[j], "select") == 0)
@@ -364,7 +502,7 @@ load_grants(void)
 			else if (strcmp(privs[j], "delete") == 0)
 				g->privs |= OLINK_PRIV_DELETE;
 		}
-		d = SPI_getbinval(tup, desc, 4, &isnull);
+		d = heap_getattr(tup, a_cols, desc, &isnull);
 		if (isnull)
 			g->all_columns = true;
 		else
@@ -384,113 +522,158 @@ load_grants(void)
 					g->columns = bms_add_member(g->columns, att);
 			}
 		}
-		g->row_filter = get_text(tup, desc, 5);
-		g->purposes = text_array_to_cstrings(SPI_getbinval(tup, desc, 6, &isnull),
+		g->row_filter = get_text(tup, desc, a_filter);
+		g->purposes = text_array_to_cstrings(heap_getattr(tup, a_purposes, desc, &isnull),
 											 TEXTOID, &g->npurposes);
-		g->valid_from = get_timestamp(tup, desc, 7, false);
-		g->valid_until = get_timestamp(tup, desc, 8, true);
-		g->max_rows_per_statement = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
-		g->max_rows_per_day = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+		g->valid_from = get_timestamp(tup, desc, a_from, false);
+		g->valid_until = get_timestamp(tup, desc, a_until, true);
+		d = heap_getattr(tup, a_stmt, desc, &isnull);
+		g->max_rows_per_statement = isnull ? 0 : DatumGetInt64(d);
+		d = heap_getattr(tup, a_day, desc, &isnull);
+		g->max_rows_per_day = isnull ? 0 : DatumGetInt64(d);
 		g->filter_state = g->row_filter ? OLINK_FILTER_UNPARSED : OLINK_FILTER_OK;
+		if (ngrants == cap)
+		{
+			cap *= 2;
+			grants = repalloc(grants, sizeof(OlinkGrant *) * cap);
+		}
+		grants[ngrants++] = g;
+	}
+	registry_scan_end(&rs);
 
-		r = relation_entry(g->relid);
+	qsort(grants, ngrants, sizeof(OlinkGrant *), grant_id_cmp);
+	for (int i = 0; i < ngrants; i++)
+	{
+		OlinkGrant *g = grants[i];
+		OlinkRelation *r = relation_entry(g->relid);
+		GrantSlot  *slot;
+		bool		found;
+
 		r->grants = lappend(r->grants, g);
 		slot = hash_search(session.grants, &g->id, HASH_ENTER, &found);
 		slot->grant = g;
-		MemoryContextSwitchTo(old);
 	}
+	pfree(grants);
+	MemoryContextSwitchTo(old);
 }
 
 static void
 load_agreements(void)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	uint64		i;
-	MemoryContext old;
+	RegistryScan rs;
+	HeapTuple	tup;
+	AttrNumber	a_purposes,
+				a_from,
+				a_until;
+	int			cap = 4;
+	MemoryContext old = MemoryContextSwitchTo(olink_registry_cxt);
 
-	values[0] = Int64GetDatum(session.counterpart_id);
-	registry_query("SELECT purposes, valid_from, valid_until FROM olink.agreement"
-				   " WHERE counterpart_id = $1",
-				   1, argtypes, values);
-
-	old = MemoryContextSwitchTo(olink_registry_cxt);
-	session.nagreements = (int) SPI_processed;
-	session.agreements = palloc0(sizeof(OlinkAgreement) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
+	registry_scan_begin(&rs, REG_AGREEMENT, "counterpart_id", F_INT8EQ, Int64GetDatum(session.counterpart_id));
+	a_purposes = registry_att(rs.rel, "purposes");
+	a_from = registry_att(rs.rel, "valid_from");
+	a_until = registry_att(rs.rel, "valid_until");
+	session.nagreements = 0;
+	session.agreements = palloc0(sizeof(OlinkAgreement) * cap);
+	while ((tup = registry_scan_next(&rs)) != NULL)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		OlinkAgreement *a = &session.agreements[i];
+		OlinkAgreement *a;
 		bool		isnull;
 
-		a->purposes = text_array_to_cstrings(SPI_getbinval(tup, desc, 1, &isnull),
+		if (session.nagreements == cap)
+		{
+			cap *= 2;
+			session.agreements = repalloc(session.agreements, sizeof(OlinkAgreement) * cap);
+		}
+		a = &session.agreements[session.nagreements++];
+		a->purposes = text_array_to_cstrings(heap_getattr(tup, a_purposes, rs.desc, &isnull),
 											 TEXTOID, &a->npurposes);
-		a->valid_from = get_timestamp(tup, desc, 2, false);
-		a->valid_until = get_timestamp(tup, desc, 3, true);
+		a->valid_from = get_timestamp(tup, rs.desc, a_from, false);
+		a->valid_until = get_timestamp(tup, rs.desc, a_until, true);
 	}
+	registry_scan_end(&rs);
 	MemoryContextSwitchTo(old);
 }
 
 static void
 load_identity(void)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
 	char	   *login = GetUserNameFromId(GetSessionUserId(), true);
-	MemoryContext old;
+	RegistryScan rs;
+	HeapTuple	tup;
+	int64		counterpart_id = 0;
+	bool		credential_active = false;
+	int			found = 0;
+	MemoryContext old = MemoryContextSwitchTo(olink_registry_cxt);
+
+	session.login = pstrdup(login ? login : "(dropped role)");
 
 	/* credentials are bound by OID: renaming the login changes nothing */
-	values[0] = ObjectIdGetDatum(GetSessionUserId());
-	registry_query("SELECT c.counterpart_id, c.name, c.status = 'active', cr.status = 'active',"
-				   "       c.role::pg_catalog.oid, c.max_rows_per_statement, c.max_rows_per_day"
-				   "  FROM olink.credential cr JOIN olink.counterpart c USING (counterpart_id)"
-				   " WHERE cr.login::pg_catalog.oid = $1",
-				   1, argtypes, values);
-
-	old = MemoryContextSwitchTo(olink_registry_cxt);
-	session.login = pstrdup(login ? login : "(dropped role)");
-	if (SPI_processed == 1)
+	registry_scan_begin(&rs, REG_CREDENTIAL, "login", F_OIDEQ, ObjectIdGetDatum(GetSessionUserId()));
+	while ((tup = registry_scan_next(&rs)) != NULL)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		char	   *status = get_text(tup, rs.desc, registry_att(rs.rel, "status"));
+
+		counterpart_id = DatumGetInt64(heap_getattr(tup, registry_att(rs.rel, "counterpart_id"), rs.desc, &isnull));
+		credential_active = status != NULL && strcmp(status, "active") == 0;
+		found++;
+	}
+	registry_scan_end(&rs);
+	if (found != 1)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
+	registry_scan_begin(&rs, REG_COUNTERPART, "counterpart_id", F_INT8EQ, Int64GetDatum(counterpart_id));
+	while ((tup = registry_scan_next(&rs)) != NULL)
+	{
+		TupleDesc	desc = rs.desc;
+		bool		isnull;
+		Datum		d;
+		char	   *status = get_text(tup, desc, registry_att(rs.rel, "status"));
 
 		session.is_counterpart = true;
-		session.counterpart_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		session.counterpart = get_text(tup, desc, 2);
-		session.counterpart_active = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		session.credential_active = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-		session.group_role = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
-		session.max_rows_per_statement = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
-		if (isnull)
-			session.max_rows_per_statement = 0;
-		session.max_rows_per_day = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
-		if (isnull)
-			session.max_rows_per_day = 0;
+		session.counterpart_id = counterpart_id;
+		session.counterpart = get_text(tup, desc, registry_att(rs.rel, "name"));
+		session.counterpart_active = status != NULL && strcmp(status, "active") == 0;
+		session.credential_active = credential_active;
+		session.group_role = DatumGetObjectId(heap_getattr(tup, registry_att(rs.rel, "role"), desc, &isnull));
+		d = heap_getattr(tup, registry_att(rs.rel, "max_rows_per_statement"), desc, &isnull);
+		session.max_rows_per_statement = isnull ? 0 : DatumGetInt64(d);
+		d = heap_getattr(tup, registry_att(rs.rel, "max_rows_per_day"), desc, &isnull);
+		session.max_rows_per_day = isnull ? 0 : DatumGetInt64(d);
 	}
+	registry_scan_end(&rs);
 	MemoryContextSwitchTo(old);
 }
 
 static void
 load_protected(void)
 {
-	uint64		i;
+	RegistryScan rs;
+	HeapTuple	tup;
+	AttrNumber	a_relid,
+				a_native,
+				a_dropped;
 
-	registry_query("SELECT relid::pg_catalog.oid, native_rls FROM olink.protected_relation"
-				   " WHERE dropped_at IS NULL",
-				   0, NULL, NULL);
-	for (i = 0; i < SPI_processed; i++)
+	registry_scan_begin(&rs, REG_PROTECTED, NULL, InvalidOid, (Datum) 0);
+	a_relid = registry_att(rs.rel, "relid");
+	a_native = registry_att(rs.rel, "native_rls");
+	a_dropped = registry_att(rs.rel, "dropped_at");
+	while ((tup = registry_scan_next(&rs)) != NULL)
 	{
 		bool		isnull;
-		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc, 1, &isnull));
-		OlinkRelation *r = relation_entry(relid);
+		OlinkRelation *r;
 
+		(void) heap_getattr(tup, a_dropped, rs.desc, &isnull);
+		if (!isnull)
+			continue;
+		r = relation_entry(DatumGetObjectId(heap_getattr(tup, a_relid, rs.desc, &isnull)));
 		r->protected = true;
-		r->native_rls = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
-												   SPI_tuptable->tupdesc, 2, &isnull));
+		r->native_rls = DatumGetBool(heap_getattr(tup, a_native, rs.desc, &isnull));
 	}
+	registry_scan_end(&rs);
 }
 
 /*
@@ -528,26 +711,21 @@ surely_internal(Oid login)
 static void
 load_relations(void)
 {
-	OlinkOwnQuery own;
 	uint64		before = inval_count;
+	bool		was = olink_in_registry_read;
 
 	if (!relations_pending || IsInParallelMode() || !IsTransactionState())
 		return;
-	olink_own_enter(&own);
+	olink_in_registry_read = true;
 	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "olink: SPI_connect failed");
 		load_protected();
-		SPI_finish();
 	}
-	PG_CATCH();
+	PG_FINALLY();
 	{
-		olink_own_abort(&own);
-		PG_RE_THROW();
+		olink_in_registry_read = was;
 	}
 	PG_END_TRY();
-	olink_own_leave(&own);
 	relations_pending = false;
 	/* the registry changed while it was read: read it all again at the next statement */
 	if (before != inval_count)
@@ -569,6 +747,26 @@ olink_registry_before_parallel(void)
 		load_relations();
 }
 
+/* olink's function name(bigint), looked up in the catalog (no schema privilege is checked) */
+static Oid
+olink_bigint_function(Oid nsp, const char *name)
+{
+	Oid			argtype = INT8OID;
+	HeapTuple	tup = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum(name),
+									  PointerGetDatum(buildoidvector(&argtype, 1)),
+									  ObjectIdGetDatum(nsp));
+	Oid			result;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function olink.%s(bigint) does not exist", name),
+				 errhint("The extension's install script may not have run to its end: recreate the extension.")));
+	result = ((Form_pg_proc) GETSTRUCT(tup))->oid;
+	ReleaseSysCache(tup);
+	return result;
+}
+
 /*
  * Reads what this backend needs.  Returns false when the result must not be
  * kept (the extension is being created right now).
@@ -580,7 +778,6 @@ registry_load_once(void)
 	int			i;
 	HASHCTL		ctl;
 	bool		keep = true;
-	OlinkOwnQuery own;
 
 	MemoryContextReset(olink_registry_cxt);
 	memset(&session, 0, sizeof(session));
@@ -635,22 +832,15 @@ registry_load_once(void)
 	}
 
 	/*
-	 * The registry is not readable by the session user: read it, and look up
-	 * olink's schema objects, as the bootstrap superuser.
+	 * The registry is not readable by the session user: olink reads its
+	 * tables directly (no privilege is checked on such a scan), and looks up
+	 * its functions by qualified name.
 	 */
-	olink_own_enter(&own);
+	olink_in_registry_read = true;
 	PG_TRY();
 	{
-		Oid			argtype = INT8OID;
-
-		grant_live_funcoid = LookupFuncName(list_make2(makeString("olink"),
-													   makeString("_grant_live")),
-											1, &argtype, false);
-		count_read_funcoid = LookupFuncName(list_make2(makeString("olink"),
-													   makeString("_count_read")),
-											1, &argtype, false);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "olink: SPI_connect failed");
+		grant_live_funcoid = olink_bigint_function(nsp, "_grant_live");
+		count_read_funcoid = olink_bigint_function(nsp, "_count_read");
 		load_protected();
 		load_identity();
 		if (session.is_counterpart)
@@ -658,15 +848,12 @@ registry_load_once(void)
 			load_agreements();
 			load_grants();
 		}
-		SPI_finish();
 	}
-	PG_CATCH();
+	PG_FINALLY();
 	{
-		olink_own_abort(&own);
-		PG_RE_THROW();
+		olink_in_registry_read = false;
 	}
 	PG_END_TRY();
-	olink_own_leave(&own);
 
 	session.installed = true;
 	return keep;
