@@ -139,8 +139,12 @@ olink_counterpart_session(void)
 {
 	OlinkSession *s;
 
-	if (olink_in_registry_read || !olink_enforce || IsParallelWorker() ||
-		!IsTransactionState())
+	/*
+	 * Parallel workers too: a worker plans and checks queries of its own (a
+	 * PARALLEL SAFE function's), reading the registry with its leader's
+	 * snapshot.
+	 */
+	if (olink_in_registry_read || !olink_enforce || !IsTransactionState())
 		return NULL;
 	s = olink_session();
 	if (!s->installed || !s->is_counterpart)
@@ -555,7 +559,7 @@ static void
 olink_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 				  bool execute_once)
 {
-	if (!olink_in_registry_read && olink_enforce && !IsParallelWorker())
+	if (!olink_in_registry_read && olink_enforce)
 	{
 		OlinkSession *s = olink_session();
 

@@ -566,6 +566,17 @@ olink_count_read(PG_FUNCTION_ARGS)
 	if (!s->installed || !s->is_counterpart)
 		PG_RETURN_BOOL(true);
 	/*
+	 * A parallel worker's counts would die with it: a counterpart's rows
+	 * read there (a PARALLEL SAFE function's query, run by a worker) are
+	 * refused rather than left uncounted.
+	 */
+	if (IsParallelWorker())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("olink cannot count rows of a protected table read in a parallel worker"),
+				 errdetail("A function that reads protected tables ran in a parallel worker; row quotas are counted in the session's own process."),
+				 errhint("Mark the function PARALLEL RESTRICTED, or read the table in the statement itself.")));
+	/*
 	 * A write reads rows to change them, and PostgreSQL checks written rows
 	 * against the SELECT policies again: its rows count as they leave, by
 	 * RETURNING (hold_receive), not here.

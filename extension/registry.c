@@ -26,6 +26,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -190,7 +191,10 @@ olink_begin_statement(void)
 const char *
 olink_statement_purpose(void)
 {
-	return statement_purpose ? statement_purpose : "";
+	/* a parallel worker has its leader's settings, and no statement of its own */
+	if (statement_purpose == NULL)
+		return olink_purpose ? olink_purpose : "";
+	return statement_purpose;
 }
 
 uint64
@@ -385,7 +389,9 @@ registry_scan_begin(RegistryScan *rs, int table, const char *keycol, RegProcedur
 
 	rs->rel = table_open(registry_relids[table], AccessShareLock);
 	rs->desc = RelationGetDescr(rs->rel);
-	rs->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/* a parallel worker may take no new snapshot: it reads with its leader's */
+	rs->snapshot = RegisterSnapshot(!IsInParallelMode() ? GetLatestSnapshot() :
+									ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
 	if (keycol != NULL)
 	{
 		AttrNumber	att = registry_att(rs->rel, keycol);
@@ -714,7 +720,7 @@ load_relations(void)
 	uint64		before = inval_count;
 	bool		was = olink_in_registry_read;
 
-	if (!relations_pending || IsInParallelMode() || !IsTransactionState())
+	if (!relations_pending || (IsInParallelMode() && !IsParallelWorker()) || !IsTransactionState())
 		return;
 	olink_in_registry_read = true;
 	PG_TRY();
@@ -778,6 +784,7 @@ registry_load_once(void)
 	int			i;
 	HASHCTL		ctl;
 	bool		keep = true;
+	bool		was_reading;
 
 	MemoryContextReset(olink_registry_cxt);
 	memset(&session, 0, sizeof(session));
@@ -836,6 +843,7 @@ registry_load_once(void)
 	 * tables directly (no privilege is checked on such a scan), and looks up
 	 * its functions by qualified name.
 	 */
+	was_reading = olink_in_registry_read;
 	olink_in_registry_read = true;
 	PG_TRY();
 	{
@@ -851,7 +859,7 @@ registry_load_once(void)
 	}
 	PG_FINALLY();
 	{
-		olink_in_registry_read = false;
+		olink_in_registry_read = was_reading;
 	}
 	PG_END_TRY();
 
@@ -868,12 +876,24 @@ olink_session(void)
 		return &session;
 
 	/*
-	 * Never read the registry in parallel mode (no new snapshot may be taken
-	 * there).  A worker decides nothing: its leader checked the plan; and a
-	 * leader keeps what it loaded when the statement started.
+	 * In parallel mode no new snapshot may be taken.  A leader keeps what it
+	 * loaded before the statement went parallel.  A worker plans queries of
+	 * its own (the body of a PARALLEL SAFE function): it reads the registry
+	 * once, with the snapshot its leader gave it, so that those queries get
+	 * olink's policies too; an error there fails the statement.
 	 */
 	if (IsInParallelMode())
+	{
+		if (IsParallelWorker() && !session_valid)
+		{
+			(void) registry_load_once();
+			registry_generation++;
+			check_round++;
+			purpose_round = 0;
+			session_valid = true;
+		}
 		return &session;
+	}
 
 	for (attempt = 0; attempt < 5; attempt++)
 	{

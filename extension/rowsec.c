@@ -208,6 +208,26 @@ olink_grant_filter_usable(OlinkGrant *g, Relation rel)
 	if (g->filter_state == OLINK_FILTER_BROKEN)
 		return false;
 
+	/*
+	 * A parallel worker may start no subtransaction: it parses the filter
+	 * plainly, and a filter that fails to parse fails the statement.
+	 */
+	if (IsInParallelMode())
+	{
+		Node	   *expr;
+
+		if (rel == NULL)
+			rel = opened = table_open(g->relid, AccessShareLock);
+		expr = olink_parse_row_filter(rel, g->row_filter, NULL);
+		if (opened)
+			table_close(opened, NoLock);
+		MemoryContextSwitchTo(olink_registry_cxt);
+		g->filter_expr = copyObject(expr);
+		g->filter_state = OLINK_FILTER_OK;
+		MemoryContextSwitchTo(oldcxt);
+		return true;
+	}
+
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();

@@ -136,6 +136,44 @@ RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 
+-- 6. a parallel worker plans the queries of the PARALLEL SAFE functions it runs: it reads the
+-- registry with its leader's snapshot and applies olink's policies and checks there too.  A
+-- counterpart's rows are counted in its own process, so reading them in a worker is refused; a
+-- table it holds no grant on is refused in a worker as in the statement; an internal session
+-- reads as before.
+CREATE TABLE rt.vault (id int PRIMARY KEY, owner text, v text);
+INSERT INTO rt.vault VALUES (1, 'agency', 'mine'), (2, 'agency', 'not granted'), (3, 'other', 'not mine');
+ALTER TABLE rt.vault OWNER TO rt_owner;
+ALTER TABLE rt.vault ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_rows ON rt.vault USING (owner = 'agency');
+SELECT olink.protect(relation => 'rt.vault', description => 'a table with row security of its own');
+SELECT olink.grant_access(counterpart => 'rt_agency', relation => 'rt.vault', privileges => ARRAY['select'],
+                          row_filter => 'id = 1', purposes => ARRAY['pa']) > 0 AS granted;
+GRANT SELECT ON rt.vault TO rt_clerk;
+CREATE TABLE rt.notice_board (msg text);
+INSERT INTO rt.notice_board VALUES ('open to all');
+GRANT SELECT ON rt.notice_board TO PUBLIC;
+CREATE FUNCTION rt.peek() RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE
+  AS $$BEGIN RETURN (SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM rt.vault); END$$;
+CREATE FUNCTION rt.board() RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE
+  AS $$BEGIN RETURN (SELECT string_agg(msg, ',') FROM rt.notice_board); END$$;
+\c
+SET SESSION AUTHORIZATION rt_agent;
+SET olink.purpose = 'pa';
+SELECT rt.peek();
+SELECT rt.board();
+SET force_parallel_mode = on;
+SELECT rt.peek();
+SELECT rt.board();
+RESET force_parallel_mode;
+RESET SESSION AUTHORIZATION;
+\c
+SET SESSION AUTHORIZATION rt_clerk;
+SET force_parallel_mode = on;
+SELECT rt.peek();
+RESET force_parallel_mode;
+RESET SESSION AUTHORIZATION;
+
 DROP EXTENSION olink CASCADE;
 DROP SCHEMA rt CASCADE;
 DROP OWNED BY rt_agency, rt_analyst, rt_clerk;
