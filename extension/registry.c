@@ -625,6 +625,21 @@ load_identity(void)
 		found++;
 	}
 	registry_scan_end(&rs);
+	if (found == 0)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	/*
+	 * A credential whose counterpart row is missing, or a login bound twice
+	 * (only by hand, past the constraints): still a counterpart, refused
+	 * everything.
+	 */
+	session.is_counterpart = true;
+	session.counterpart_id = counterpart_id;
+	session.counterpart = pstrdup("(unknown)");
+	session.counterpart_active = false;
+	session.credential_active = false;
 	if (found != 1)
 	{
 		MemoryContextSwitchTo(old);

@@ -174,6 +174,15 @@ SELECT rt.peek();
 RESET force_parallel_mode;
 RESET SESSION AUTHORIZATION;
 
+-- 7. a credential whose counterpart row is gone (a superuser past the constraints) is still a
+-- counterpart's, refused everything
+BEGIN;
+SET LOCAL session_replication_role = replica;
+DELETE FROM olink.counterpart WHERE name = 'rt_agency';
+SET SESSION AUTHORIZATION rt_agent;
+SELECT id FROM rt.people ORDER BY id;
+ROLLBACK;
+
 DROP EXTENSION olink CASCADE;
 DROP SCHEMA rt CASCADE;
 DROP OWNED BY rt_agency, rt_analyst, rt_clerk;
