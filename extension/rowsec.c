@@ -196,12 +196,30 @@ olink_parse_row_filter(Relation rel, const char *filter, List **columns)
  * that refuses the statement.  rel may be NULL; the relation is then opened
  * here.
  */
+/* parses g's filter into the registry cache (rel NULL: opened here); raises on failure */
+static void
+parse_into_cache(OlinkGrant *g, Relation rel)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Relation	opened = NULL;
+	Node	   *expr;
+
+	if (rel == NULL)
+		rel = opened = table_open(g->relid, AccessShareLock);
+	expr = olink_parse_row_filter(rel, g->row_filter, NULL);
+	if (opened)
+		table_close(opened, NoLock);
+	MemoryContextSwitchTo(olink_registry_cxt);
+	g->filter_expr = copyObject(expr);
+	g->filter_state = OLINK_FILTER_OK;
+	MemoryContextSwitchTo(oldcxt);
+}
+
 bool
 olink_grant_filter_usable(OlinkGrant *g, Relation rel)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	Relation	opened = NULL;
 
 	if (g->filter_state == OLINK_FILTER_OK)
 		return true;
@@ -214,17 +232,7 @@ olink_grant_filter_usable(OlinkGrant *g, Relation rel)
 	 */
 	if (IsInParallelMode())
 	{
-		Node	   *expr;
-
-		if (rel == NULL)
-			rel = opened = table_open(g->relid, AccessShareLock);
-		expr = olink_parse_row_filter(rel, g->row_filter, NULL);
-		if (opened)
-			table_close(opened, NoLock);
-		MemoryContextSwitchTo(olink_registry_cxt);
-		g->filter_expr = copyObject(expr);
-		g->filter_state = OLINK_FILTER_OK;
-		MemoryContextSwitchTo(oldcxt);
+		parse_into_cache(g, rel);
 		return true;
 	}
 
@@ -232,17 +240,7 @@ olink_grant_filter_usable(OlinkGrant *g, Relation rel)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		Node	   *expr;
-
-		if (rel == NULL)
-			rel = opened = table_open(g->relid, AccessShareLock);
-		expr = olink_parse_row_filter(rel, g->row_filter, NULL);
-		if (opened)
-			table_close(opened, NoLock);
-		MemoryContextSwitchTo(olink_registry_cxt);
-		g->filter_expr = copyObject(expr);
-		g->filter_state = OLINK_FILTER_OK;
-		MemoryContextSwitchTo(oldcxt);
+		parse_into_cache(g, rel);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
